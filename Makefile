@@ -1,0 +1,41 @@
+# Two commands set everything up on a fresh machine: `make run` and `make test`.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PIP := $(BIN)/pip install -q -c constraints.txt
+
+.PHONY: run test lint format install dev bench fuzz clean
+
+$(BIN)/python:
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+$(VENV)/.installed: $(BIN)/python pyproject.toml constraints.txt
+	$(PIP) torch==2.13.0
+	$(PIP) -e ".[data]"
+	touch $@
+
+$(VENV)/.dev: $(VENV)/.installed
+	$(PIP) -e ".[data,dev]"
+	touch $@
+
+install: $(VENV)/.installed
+
+dev: $(VENV)/.dev
+
+run: install
+	$(BIN)/treino train
+
+lint: dev
+	$(BIN)/ruff check treino tests
+	$(BIN)/ruff format --check treino tests
+
+format: dev
+	$(BIN)/ruff format treino tests
+	$(BIN)/ruff check --fix treino tests
+
+test: lint
+	$(BIN)/pytest
+
+clean:
+	rm -rf runs .pytest_cache

@@ -1,0 +1,3 @@
+from treino.cli import main
+
+main()

@@ -1,0 +1,298 @@
+"""The configuration schema (pydantic v2) and its loading: a YAML file, then dotted
+`--set key=value` overrides, validated once. Every default lives here."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from treino.errors import ConfigError
+from treino.registry import did_you_mean
+
+Task = Literal["auto", "regression", "binary", "multiclass"]
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class SplitConfig(Section):
+    val: float = Field(0.15, ge=0, lt=1, description="Fraction of the rows for validation.")
+    test: float = Field(0.15, ge=0, lt=1, description="Fraction of the rows for the test.")
+    stratify: Literal["auto", True, False] = Field(
+        "auto", description="Keep class proportions in each split (auto: for classification)."
+    )
+
+
+class ImageConfig(Section):
+    size: tuple[int, int] | None = Field(None, description="Resize every image to (H, W).")
+    channels: Literal["auto", 1, 3] = Field("auto", description="1 = grayscale, 3 = RGB.")
+    augment: bool = Field(False, description="Random flips and shifted crops on train only.")
+    skip_bad: bool = Field(False, description="Skip unreadable images (counted) instead of failing.")
+
+
+class DataConfig(Section):
+    source: str = Field("digits", description="A built-in dataset name or a path.")
+    target: str | list[str] | None = Field(
+        None, description="Target column(s) of a table; a list means multi-output regression."
+    )
+    task: Task = Field("auto", description="Inferred from the target when auto.")
+    features: list[str] | None = Field(None, description="Use only these columns as inputs.")
+    drop: list[str] = Field(default_factory=list, description="Columns never used as inputs.")
+    scale: Literal["standard", "minmax", "none"] = Field(
+        "standard", description="Scaling of numeric inputs, fitted on the train split only."
+    )
+    split: SplitConfig = Field(default_factory=SplitConfig)
+    val: str | None = Field(None, description="A separate validation source.")
+    test: str | None = Field(None, description="A separate test source.")
+    n_samples: int | None = Field(None, gt=0, description="Rows of a synthetic dataset.")
+    noise: float | None = Field(None, ge=0, description="Noise of a synthetic dataset.")
+    image: ImageConfig = Field(default_factory=ImageConfig)
+    drop_missing_target: bool = Field(True, description="Drop rows whose target is empty.")
+    scale_target: bool = Field(
+        True, description="Regression: learn on the standardized target, predict in its units."
+    )
+
+
+class ModelConfig(Section):
+    kind: str = Field(
+        "auto",
+        description="linear, logistic, softmax, mlp, cnn, text, 'package.module:Class', "
+        "or auto (cnn for images, mlp otherwise).",
+    )
+    hidden: list[int] = Field(default_factory=lambda: [64], description="MLP hidden sizes.")
+    activation: Literal["relu", "tanh", "sigmoid", "gelu", "leaky_relu", "elu"] = "relu"
+    dropout: float = Field(0.0, ge=0, lt=1, description="Dropout probability after each layer.")
+    batch_norm: bool | None = Field(
+        None, description="Batch normalization after each layer; null = on for cnn, off for mlp."
+    )
+    channels: list[int] = Field(
+        default_factory=lambda: [32, 64], description="CNN: output channels of each conv block."
+    )
+    kernel: int = Field(3, gt=0, description="CNN: convolution kernel size.")
+    pool: Literal["max", "avg", "none"] = Field("max", description="CNN: pooling after each block.")
+    init: Literal[
+        "default", "xavier_uniform", "xavier_normal", "kaiming_uniform", "kaiming_normal", "normal"
+    ] = Field("default", description="Weight initialization (biases start at zero unless default).")
+    init_std: float = Field(0.01, gt=0, description="Standard deviation for init: normal.")
+    args: dict[str, Any] = Field(default_factory=dict, description="Arguments of a custom model.")
+    weights: str | None = Field(None, description="Start from these weights (safetensors).")
+
+
+class LossConfig(Section):
+    name: Literal["auto", "mse", "l1", "huber", "bce", "cross_entropy"] = Field(
+        "auto", description="auto: mse for regression, bce for binary, cross_entropy for classes."
+    )
+    label_smoothing: float = Field(0.0, ge=0, lt=1)
+    class_weights: Literal["balanced"] | list[float] | None = Field(
+        None, description="Weights per class for cross_entropy/bce: a list or 'balanced'."
+    )
+    delta: float = Field(1.0, gt=0, description="Huber: where the loss turns from square to linear.")
+
+
+class OptimizerConfig(Section):
+    name: str = Field("adam", description="sgd, momentum, nesterov, adam, adamw, rmsprop, adagrad.")
+    lr: float | None = Field(None, gt=0, description="Learning rate; null = the optimizer's default.")
+    momentum: float | None = Field(None, ge=0, lt=1, description="null = the optimizer's default.")
+    betas: tuple[float, float] = (0.9, 0.999)
+    weight_decay: float = Field(0.0, ge=0)
+    eps: float = Field(1e-8, gt=0)
+
+
+class ScheduleConfig(Section):
+    name: Literal["none", "step", "exponential", "cosine", "onecycle", "plateau"] = "none"
+    step_size: int = Field(10, gt=0, description="step: epochs between decays.")
+    gamma: float = Field(0.1, gt=0, le=1, description="step/exponential: decay factor.")
+    factor: float = Field(0.1, gt=0, lt=1, description="plateau: decay factor.")
+    patience: int = Field(3, ge=0, description="plateau: epochs without improvement.")
+    max_lr: float | None = Field(None, gt=0, description="onecycle: peak rate (default 10x lr).")
+    min_lr: float = Field(0.0, ge=0, description="cosine: final learning rate.")
+
+
+class EarlyStoppingConfig(Section):
+    monitor: str = Field("val_loss", description="A history column, e.g. val_loss, val_accuracy.")
+    patience: int = Field(5, ge=1, description="Epochs without improvement before stopping.")
+    min_delta: float = Field(0.0, ge=0, description="Smallest change that counts as improvement.")
+
+
+class TrainConfig(Section):
+    epochs: int = Field(20, gt=0)
+    batch_size: int | Literal["full"] = Field(
+        32, description="1 = stochastic, N = mini-batch, full = the whole training set."
+    )
+    l1: float = Field(0.0, ge=0, description="L1 penalty on the weights, added to the loss.")
+    l2: float = Field(0.0, ge=0, description="L2 penalty on the weights, added to the loss.")
+    early_stopping: EarlyStoppingConfig | None = Field(
+        default_factory=EarlyStoppingConfig, description="null turns early stopping off."
+    )
+    restore_best: bool = Field(True, description="End with the weights of the best epoch.")
+    clip_grad: float | None = Field(None, gt=0, description="Clip the gradient norm to this.")
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    threads: int | None = Field(None, gt=0, description="CPU threads; null = chosen by treino.")
+    compile: bool = Field(False, description="torch.compile the model.")
+
+    @field_validator("batch_size", mode="before")
+    @classmethod
+    def _batch_size(cls, value: Any) -> int | str:
+        if value == "full":
+            return value
+        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+            raise ValueError("must be a positive integer or 'full'")
+        return value
+
+
+class LogConfig(Section):
+    progress: bool = Field(True, description="Show the progress bar.")
+    steps: bool = Field(True, description="Write the loss of every iteration to steps.csv.")
+    plots: bool = Field(True, description="Draw plots and report.html.")
+
+
+class Config(Section):
+    name: str = Field("run", description="Names the run folder.")
+    seed: int = Field(0, ge=0)
+    data: DataConfig = Field(default_factory=DataConfig)
+    model: ModelConfig = Field(default_factory=ModelConfig)
+    loss: LossConfig = Field(default_factory=LossConfig)
+    optimizer: OptimizerConfig = Field(default_factory=OptimizerConfig)
+    schedule: ScheduleConfig = Field(default_factory=ScheduleConfig)
+    train: TrainConfig = Field(default_factory=TrainConfig)
+    tune: dict[str, Any] = Field(default_factory=dict, description="Search space for treino tune.")
+    log: LogConfig = Field(default_factory=LogConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.model_dump(mode="json")
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(self.to_dict(), sort_keys=False)
+
+
+def load(
+    source: str | Path | dict[str, Any] | Config | None = None,
+    overrides: list[str] | dict[str, Any] | None = None,
+) -> Config:
+    """Build a validated Config from a YAML path, a dict or nothing, plus overrides.
+
+    Example:
+        >>> cfg = load(None, ["optimizer.lr=0.01", "train.batch_size=full"])
+    """
+    if isinstance(source, Config):
+        raw = source.to_dict()
+    elif isinstance(source, dict):
+        raw = _deep_copy(source)
+    elif source is None:
+        raw = {}
+    else:
+        raw = _read_yaml(Path(source))
+    items = overrides.items() if isinstance(overrides, dict) else map(_split_override, overrides or [])
+    for key, value in items:
+        _set_dotted(raw, key, value)
+    return validate(raw, where=str(source) if isinstance(source, str | Path) else "config")
+
+
+def validate(raw: dict[str, Any], where: str = "config") -> Config:
+    try:
+        return Config.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(_explain(exc, where)) from None
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    if not path.exists():
+        raise ConfigError(f"{path}: config file not found; check the path")
+    if path.is_dir():
+        hint = " (to resume a run, use --resume)" if (path / "config.yaml").exists() else ""
+        raise ConfigError(f"{path}: is a folder, not a YAML config file{hint}")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f" line {mark.line + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or "invalid YAML"
+        raise ConfigError(f"{path}:{line}: {problem}; fix the YAML syntax there") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: is not a text file; give a YAML config") from None
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: the top level must be a mapping of sections (data:, model:, ...)")
+    return raw
+
+
+def _split_override(text: str) -> tuple[str, Any]:
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip():
+        raise ConfigError(f"--set {text}: expected KEY=VALUE, e.g. --set optimizer.lr=0.01")
+    try:
+        parsed = yaml.safe_load(value) if value.strip() else None
+    except yaml.YAMLError:
+        parsed = value  # a plain string such as a path with a colon
+    return key.strip(), parsed
+
+
+def _set_dotted(raw: dict[str, Any], key: str, value: Any) -> None:
+    parts = key.split(".")
+    node = raw
+    for depth, part in enumerate(parts[:-1]):
+        child = node.get(part)
+        if child is None:
+            child = node[part] = {}
+        if not isinstance(child, dict):
+            where = ".".join(parts[: depth + 1])
+            raise ConfigError(f"--set {key}: '{where}' is a value, not a section")
+        node = child
+    node[parts[-1]] = value
+
+
+def _deep_copy(raw: dict[str, Any]) -> dict[str, Any]:
+    return {k: _deep_copy(v) if isinstance(v, dict) else v for k, v in raw.items()}
+
+
+def _valid_keys(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
+    """The keys allowed in the section at `loc` (for 'did you mean')."""
+    for part in loc:
+        field = model.model_fields.get(str(part))
+        inner = _section_type(field.annotation) if field else None
+        if inner is None:
+            return []
+        model = inner
+    return list(model.model_fields)
+
+
+def _section_type(annotation: Any) -> type[BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in getattr(annotation, "__args__", ()):
+        found = _section_type(arg)
+        if found:
+            return found
+    return None
+
+
+def _field_path(loc: tuple[Any, ...]) -> tuple[Any, ...]:
+    """Drop pydantic's union-branch labels ('int', "literal['full']") from an error location."""
+    labels = ("int", "str", "float", "bool", "list", "tuple", "dict", "none")
+    return tuple(p for p in loc if not (isinstance(p, str) and (p in labels or "[" in p or "-" in p)))
+
+
+def _explain(exc: ValidationError, where: str) -> str:
+    err = exc.errors()[0]
+    loc = _field_path(err["loc"])
+    path = ".".join(str(p) for p in loc)
+    if err["type"] == "extra_forbidden":
+        key = str(loc[-1])
+        options = _valid_keys(Config, loc[:-1])
+        parent = ".".join(str(p) for p in loc[:-1])
+        match = did_you_mean(key, options)
+        hint = match.replace("'", f"'{parent}.", 1) if parent and match else match
+        valid = ", ".join(options)
+        return f"{where}: unknown key '{path}'{hint}; valid keys here: {valid}"
+    value = err.get("input")
+    shown = f" (got {value!r})" if not isinstance(value, dict) else ""
+    msg = err["msg"]
+    msg = msg.removeprefix("Value error, ")
+    msg = msg[0].lower() + msg[1:] if msg else msg
+    extra = f" (+{len(exc.errors()) - 1} more)" if len(exc.errors()) > 1 else ""
+    return f"{where}: {path}: {msg}{shown}{extra}"

@@ -1,0 +1,92 @@
+"""What the data layer hands on: tensors per split, a description, the fitted preprocessing."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import torch
+
+from treino.tasks import TaskName
+
+Kind = Literal["table", "image", "text"]
+
+
+@dataclass
+class DataInfo:
+    """What the model and the report need to know about the data."""
+
+    task: TaskName
+    kind: Kind
+    input_shape: tuple[int, ...]  # one sample, e.g. (20,) or (1, 8, 8)
+    classes: list[str] = field(default_factory=list)  # original labels, in index order
+    targets: list[str] = field(default_factory=list)  # target column name(s)
+    features: list[str] = field(default_factory=list)  # model input columns after encoding
+    roles: dict[str, str] = field(default_factory=dict)  # source column -> role
+    source: str = ""
+    sizes: dict[str, int] = field(default_factory=dict)  # rows per split
+    class_counts: dict[str, list[int]] = field(default_factory=dict)  # per split
+    notes: list[str] = field(default_factory=list)  # what was inferred, dropped, clamped
+
+    @property
+    def n_outputs(self) -> int:
+        if self.task == "binary":
+            return 1
+        if self.task == "multiclass":
+            return len(self.classes)
+        return max(1, len(self.targets))
+
+    def to_dict(self) -> dict[str, Any]:
+        out = dict(self.__dict__)
+        out["input_shape"] = list(self.input_shape)
+        return out
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> DataInfo:
+        raw = dict(raw)
+        raw["input_shape"] = tuple(raw["input_shape"])
+        return cls(**raw)
+
+
+@dataclass
+class Split:
+    x: torch.Tensor
+    y: torch.Tensor
+
+    def __len__(self) -> int:
+        return len(self.x)
+
+
+@dataclass
+class Data:
+    train: Split
+    val: Split | None
+    test: Split | None
+    info: DataInfo
+    preprocessing: dict[str, Any]  # JSON-able state of the fitted preprocessing
+
+
+def split_indices(
+    n: int,
+    val: float,
+    test: float,
+    generator: torch.Generator,
+    labels: torch.Tensor | None = None,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Seeded train/val/test row indices; stratified by `labels` when given."""
+    groups = [torch.arange(n)] if labels is None else [
+        torch.nonzero(labels == c).reshape(-1) for c in torch.unique(labels)
+    ]  # fmt: skip
+    parts: list[list[torch.Tensor]] = [[], [], []]
+    for rows in groups:
+        rows = rows[torch.randperm(len(rows), generator=generator)]
+        n_test = round(len(rows) * test)
+        n_val = round(len(rows) * val)
+        if len(rows) - n_test - n_val < 1:  # keep at least one training row per group
+            n_val = max(0, len(rows) - n_test - 1)
+        parts[2].append(rows[:n_test])
+        parts[1].append(rows[n_test : n_test + n_val])
+        parts[0].append(rows[n_test + n_val :])
+    out = [torch.cat(p) if p else torch.empty(0, dtype=torch.long) for p in parts]
+    # interleave the groups: shuffle once more so classes are not in blocks
+    return tuple(p[torch.randperm(len(p), generator=generator)] for p in out)  # type: ignore[return-value]

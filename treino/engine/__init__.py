@@ -1,0 +1,20 @@
+"""The loop on plain torch objects; knows nothing of YAML, files or datasets."""
+
+from treino.engine.batching import InMemory, Loader, as_source
+from treino.engine.callbacks import Callback, EarlyStopping, ProgressBar
+from treino.engine.loop import History, TrainState, evaluate, fit, predict, resolve_device
+
+__all__ = [
+    "Callback",
+    "EarlyStopping",
+    "History",
+    "InMemory",
+    "Loader",
+    "ProgressBar",
+    "TrainState",
+    "as_source",
+    "evaluate",
+    "fit",
+    "predict",
+    "resolve_device",
+]

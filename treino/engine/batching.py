@@ -1,0 +1,92 @@
+"""Batches for the loop. In-memory tensors: one permutation gather per epoch, then contiguous
+slices (no per-sample __getitem__, no collate). Anything else: a torch DataLoader."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import torch
+from torch.utils.data import DataLoader, Dataset, TensorDataset
+
+Batch = tuple[torch.Tensor, torch.Tensor]
+EVAL_ROWS = 1024  # rows per forward pass when evaluating
+
+
+class InMemory:
+    """(X, y) resident on one device, shuffled by a seeded generator once per epoch."""
+
+    def __init__(self, x: torch.Tensor, y: torch.Tensor, batch_size: int | None) -> None:
+        if len(x) != len(y):
+            raise ValueError(f"X has {len(x)} rows but y has {len(y)}")
+        self.x, self.y = x, y
+        self.batch_size = min(batch_size or len(x), len(x))
+
+    def __len__(self) -> int:  # batches per epoch
+        return -(-len(self.x) // self.batch_size)
+
+    @property
+    def rows(self) -> int:
+        return len(self.x)
+
+    def to(self, device: torch.device) -> InMemory:
+        return InMemory(self.x.to(device), self.y.to(device), self.batch_size)
+
+    def epoch(self, generator: torch.Generator | None) -> Iterator[Batch]:
+        n, bs = len(self.x), self.batch_size
+        if bs >= n:  # full batch: order does not change the gradient
+            yield self.x, self.y
+            return
+        perm = torch.randperm(n, generator=generator).to(self.x.device)
+        x, y = self.x[perm], self.y[perm]  # one gather per epoch, then views
+        for start in range(0, n, bs):
+            yield x[start : start + bs], y[start : start + bs]
+
+    def ordered(self, rows: int = EVAL_ROWS) -> Iterator[Batch]:
+        for start in range(0, len(self.x), rows):
+            yield self.x[start : start + rows], self.y[start : start + rows]
+
+
+class Loader:
+    """A DataLoader the user built, or one built around a Dataset that is not in memory."""
+
+    def __init__(self, loader: DataLoader) -> None:
+        self.loader = loader
+
+    def __len__(self) -> int:
+        return len(self.loader)
+
+    @property
+    def rows(self) -> int:
+        return len(self.loader.dataset)  # type: ignore[arg-type]
+
+    def to(self, device: torch.device) -> Loader:
+        return self  # batches move as they come
+
+    def epoch(self, generator: torch.Generator | None) -> Iterator[Batch]:
+        yield from self.loader
+
+    def ordered(self, rows: int = EVAL_ROWS) -> Iterator[Batch]:
+        yield from self.loader
+
+
+Source = InMemory | Loader
+
+
+def as_source(data: Any, batch_size: int | None, generator: torch.Generator | None) -> Source:
+    """Wrap (X, y) tensors, a Dataset or a DataLoader for the loop."""
+    if isinstance(data, InMemory | Loader):
+        return data
+    if isinstance(data, tuple | list) and len(data) == 2:
+        x, y = (torch.as_tensor(v) for v in data)
+        return InMemory(x, y, batch_size)
+    if isinstance(data, TensorDataset) and len(data.tensors) == 2:
+        return InMemory(data.tensors[0], data.tensors[1], batch_size)
+    if isinstance(data, DataLoader):
+        return Loader(data)
+    if isinstance(data, Dataset):
+        size = batch_size or len(data)  # type: ignore[arg-type]
+        return Loader(DataLoader(data, batch_size=size, shuffle=True, generator=generator))
+    raise TypeError(
+        f"train/val data must be (X, y) tensors, a Dataset or a DataLoader, not {type(data).__name__}"
+    )

@@ -1,0 +1,95 @@
+"""Checkpoints: dicts with named keys and a format version, written atomically, loaded with
+weights_only=True (no unpickling of arbitrary objects)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from treino.engine.callbacks import Callback
+from treino.engine.loop import TrainState
+from treino.errors import RunError
+
+FORMAT = 1
+
+
+def atomic_save(obj: Any, path: Path) -> None:
+    """torch.save to a temporary file, then os.replace: never a half-written file."""
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+def snapshot(state: TrainState) -> dict[str, Any]:
+    """The full training state after `state.epoch` epochs, enough to resume bit for bit."""
+    rng = {"torch": torch.get_rng_state(), "generator": state.generator.get_state()}
+    if torch.cuda.is_available():
+        rng["cuda"] = torch.cuda.get_rng_state_all()
+    return {
+        "format": FORMAT,
+        "epoch": state.epoch,
+        "step": state.step,
+        "status": state.status,
+        "model": state.model.state_dict(),
+        "optimizer": state.optimizer.state_dict(),
+        "schedule": state.schedule.state_dict(),
+        "rng": rng,
+        "history": state.history,
+        "step_losses": torch.tensor(state.step_losses, dtype=torch.float64),
+        "step_epochs": torch.tensor(state.step_epochs, dtype=torch.int64),
+        "callbacks": {type(cb).__name__: cb.state_dict() for cb in state.callbacks},
+    }
+
+
+def restore(state: TrainState, ckpt: dict[str, Any]) -> None:
+    """Put a snapshot back into a freshly built state (same model, optimizer, schedule)."""
+    if ckpt.get("format") != FORMAT:
+        raise RunError(
+            f"checkpoint format {ckpt.get('format')} is not {FORMAT}; "
+            f"it was written by another treino version: train anew"
+        )
+    state.model.load_state_dict(ckpt["model"])
+    state.optimizer.load_state_dict(ckpt["optimizer"])
+    state.schedule.load_state_dict(ckpt["schedule"])
+    torch.set_rng_state(ckpt["rng"]["torch"])
+    state.generator.set_state(ckpt["rng"]["generator"])
+    if "cuda" in ckpt["rng"] and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(ckpt["rng"]["cuda"])
+    state.epoch, state.step = ckpt["epoch"], ckpt["step"]
+    state.history = list(ckpt["history"])
+    state.step_losses = ckpt["step_losses"].tolist()
+    state.step_epochs = ckpt["step_epochs"].tolist()
+    saved = ckpt.get("callbacks", {})
+    for cb in state.callbacks:
+        if type(cb).__name__ in saved:
+            cb.load_state_dict(saved[type(cb).__name__])
+
+
+def load(path: Path) -> dict[str, Any]:
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise RunError(f"{path}: no checkpoint here; was the run started with treino train?") from None
+    except Exception as exc:  # a truncated or foreign file
+        raise RunError(
+            f"{path}: not a readable treino checkpoint ({type(exc).__name__}); delete it or train anew"
+        ) from None
+
+
+class Checkpoint(Callback):
+    """Writes checkpoints/last.pt after every epoch and best.pt when the best epoch improves."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+
+    def on_fit_start(self, state: TrainState) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+
+    def on_epoch_end(self, state: TrainState, logs: dict[str, float]) -> None:
+        atomic_save(snapshot(state), self.folder / "last.pt")
+        if state.best_epoch == state.epoch:
+            best = {"format": FORMAT, "epoch": state.epoch, "model": state.model.state_dict()}
+            atomic_save(best, self.folder / "best.pt")

@@ -1,0 +1,281 @@
+"""The training loop on plain torch objects: fit() -> epochs -> train_one_epoch() -> steps."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import nn
+
+from treino import metrics as M
+from treino.engine.batching import Source, as_source
+from treino.engine.callbacks import Callback
+from treino.optim import Schedule
+from treino.tasks import TaskName, prepare_targets
+
+
+@dataclass
+class TrainState:
+    """Everything the loop and the callbacks share. `epoch` and `step` count what is done."""
+
+    model: nn.Module
+    optimizer: torch.optim.Optimizer
+    loss_fn: nn.Module
+    schedule: Schedule
+    generator: torch.Generator
+    task: TaskName
+    epochs: int
+    steps_per_epoch: int
+    device: torch.device
+    callbacks: list[Callback] = field(default_factory=list)
+    l1: float = 0.0
+    l2: float = 0.0
+    clip_grad: float | None = None
+    train_metrics: bool = True
+    epoch: int = 0
+    step: int = 0
+    should_stop: bool = False
+    stop_reason: str = ""
+    status: str = "running"
+    history: list[dict[str, float]] = field(default_factory=list)
+    step_losses: list[float] = field(default_factory=list)
+    step_epochs: list[int] = field(default_factory=list)
+    best_epoch: int | None = None
+    best_value: float | None = None
+
+
+@dataclass
+class History:
+    """What fit() returns: one row per epoch, one loss per iteration, and how it ended."""
+
+    epochs: list[dict[str, float]]
+    step_losses: list[float]
+    step_epochs: list[int]
+    status: str
+    stop_reason: str
+    best_epoch: int | None
+
+    def frame(self) -> Any:
+        import pandas as pd
+
+        return pd.DataFrame(self.epochs)
+
+    def steps_frame(self) -> Any:
+        import pandas as pd
+
+        n = len(self.step_losses)
+        return pd.DataFrame({"step": range(1, n + 1), "epoch": self.step_epochs, "loss": self.step_losses})
+
+
+def resolve_device(device: str | torch.device = "auto") -> torch.device:
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+def _penalty(model: nn.Module, l1: float, l2: float) -> torch.Tensor:
+    """L1/L2 penalty on the weights (matrices and kernels; biases and norms are left out)."""
+    weights = [p for p in model.parameters() if p.ndim > 1 and p.requires_grad]
+    total = weights[0].new_zeros(())
+    if l1:
+        total = total + l1 * sum(w.abs().sum() for w in weights)
+    if l2:
+        total = total + l2 * sum(w.pow(2).sum() for w in weights)
+    return total
+
+
+def train_one_epoch(state: TrainState, batches: Source) -> dict[str, float] | None:
+    """One pass over the training data; None when stopped mid-epoch (the epoch is discarded)."""
+    model, opt, loss_fn, device = state.model, state.optimizer, state.loss_fn, state.device
+    penalized = bool(state.l1 or state.l2)
+    resident = getattr(batches, "x", None) is not None  # InMemory: already on the device
+    model.train()
+    losses, sizes, outs, targets = [], [], [], []
+    for x, y in batches.epoch(state.generator):
+        if not resident:
+            x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+        out = model(x)
+        loss = loss_fn(out, y)
+        objective = loss + _penalty(model, state.l1, state.l2) if penalized else loss
+        opt.zero_grad(set_to_none=True)
+        objective.backward()
+        if state.clip_grad:
+            nn.utils.clip_grad_norm_(model.parameters(), state.clip_grad)
+        opt.step()
+        state.schedule.batch_end()
+        state.step += 1
+        losses.append(loss.detach())  # stays on the device: no host sync per step
+        sizes.append(len(y))
+        if state.train_metrics:
+            outs.append(out.detach())
+            targets.append(y)
+        for cb in state.callbacks:
+            cb.on_batch_end(state, loss)
+        if state.should_stop:
+            return None
+    step_losses = torch.stack(losses).float().cpu().tolist()  # the one sync of the epoch
+    state.step_losses.extend(step_losses)
+    state.step_epochs.extend([state.epoch + 1] * len(step_losses))
+    logs = {"train_loss": sum(v * n for v, n in zip(step_losses, sizes, strict=False)) / sum(sizes)}
+    if state.train_metrics and all(map(math.isfinite, step_losses)):
+        scores = M.compute(torch.cat(outs), torch.cat(targets), state.task)
+        logs |= {f"train_{k}": v for k, v in scores.items()}
+    return logs
+
+
+@torch.inference_mode()
+def predict(model: nn.Module, source: Source, device: torch.device) -> tuple[torch.Tensor, ...]:
+    """Outputs and targets of a whole split, in order, in eval mode."""
+    model.eval()
+    outs, targets = [], []
+    for x, y in source.ordered():
+        outs.append(model(x.to(device, non_blocking=True)))
+        targets.append(y.to(device, non_blocking=True))
+    return torch.cat(outs), torch.cat(targets)
+
+
+def evaluate(
+    model: nn.Module,
+    source: Source,
+    loss_fn: nn.Module,
+    task: TaskName,
+    device: torch.device,
+    prefix: str = "val",
+) -> dict[str, float]:
+    """Loss and every metric of the task on a split: {'val_loss': ..., 'val_accuracy': ...}."""
+    outputs, targets = predict(model, source, device)
+    with torch.inference_mode():
+        scores = {"loss": loss_fn(outputs, targets).item()}
+    scores |= M.compute(outputs, targets, task)
+    return {f"{prefix}_{k}": v for k, v in scores.items()}
+
+
+def _first_bad_step(state: TrainState, logs: dict[str, float]) -> int | None:
+    n = state.steps_per_epoch
+    recent = state.step_losses[-n:] if n else []
+    for i, value in enumerate(recent):
+        if not math.isfinite(value):
+            return state.step - len(recent) + i + 1
+    return None if math.isfinite(logs["train_loss"]) else state.step
+
+
+def run_epochs(state: TrainState, train: Source, val: Source | None) -> None:
+    """Epoch after epoch until `epochs`, a stop flag, or a non-finite loss."""
+    while state.epoch < state.epochs and not state.should_stop:
+        for cb in state.callbacks:
+            cb.on_epoch_start(state)
+        start = time.perf_counter()
+        logs = train_one_epoch(state, train)
+        if logs is None:  # stopped mid-epoch: the last complete epoch stands
+            state.status = "interrupted"
+            return
+        bad = _first_bad_step(state, logs)
+        if val is not None and bad is None:
+            logs |= evaluate(state.model, val, state.loss_fn, state.task, state.device)
+        state.epoch += 1
+        logs = {"epoch": state.epoch, **logs, "lr": state.optimizer.param_groups[0]["lr"]}
+        logs["seconds"] = time.perf_counter() - start
+        state.history.append(logs)
+        if bad is not None:
+            state.status, state.should_stop = "diverged", True
+            state.stop_reason = f"the loss became {logs['train_loss']} at epoch {state.epoch}, step {bad}"
+            return
+        state.schedule.epoch_end(logs.get("val_loss"))
+        for cb in state.callbacks:
+            cb.on_epoch_end(state, logs)
+    state.status = "early_stopped" if state.should_stop else "completed"
+
+
+def fit(
+    model: nn.Module,
+    train: Any,
+    val: Any = None,
+    *,
+    loss: str | nn.Module = "auto",
+    optimizer: str | torch.optim.Optimizer = "adam",
+    epochs: int = 10,
+    batch_size: int | str = 32,
+    callbacks: Sequence[Callback] = (),
+    task: TaskName | None = None,
+    lr: float | None = None,
+    l1: float = 0.0,
+    l2: float = 0.0,
+    clip_grad: float | None = None,
+    schedule: Schedule | None = None,
+    device: str | torch.device = "auto",
+    seed: int = 0,
+    train_metrics: bool = True,
+    resume: dict[str, Any] | None = None,
+) -> History:
+    """Train `model` on `train`, validating on `val` after every epoch.
+
+    Args:
+        model: any nn.Module; its forward returns logits or values.
+        train, val: (X, y) tensors, a Dataset or a DataLoader.
+        loss: a loss name (mse, l1, huber, bce, cross_entropy) or a torch loss module.
+        optimizer: a name (adam, sgd, momentum, ...) or a torch optimizer over model's params.
+        batch_size: 1 (stochastic), N (mini-batch) or "full" (the whole training set).
+        task: regression, binary or multiclass; inferred from the loss when None.
+
+    Example:
+        >>> history = treino.fit(net, (X, y), (Xv, yv), loss="mse", epochs=50, batch_size=16)
+    """
+    from treino import losses as L
+    from treino.config import LossConfig, OptimizerConfig
+    from treino.engine.checkpoint import restore
+    from treino.optim import build_optimizer
+    from treino.tasks import infer_from_loss
+
+    dev = resolve_device(device)
+    torch.manual_seed(seed)
+    generator = torch.Generator().manual_seed(seed)
+    loss_name = loss if isinstance(loss, str) else type(loss).__name__
+    task = task or (infer_from_loss(loss_name) if isinstance(loss, str) else _task_of(loss))
+    loss_fn = L.build(LossConfig(name=loss), task) if isinstance(loss, str) else loss
+    model.to(dev)
+    loss_fn.to(dev)
+    if isinstance(optimizer, str):
+        optimizer = build_optimizer(model, OptimizerConfig(name=optimizer, lr=lr))
+    size = None if batch_size == "full" else int(batch_size)
+    train_src = _prepared(as_source(train, size, generator), task).to(dev)
+    val_src = _prepared(as_source(val, size, generator), task).to(dev) if val is not None else None
+    state = TrainState(
+        model=model, optimizer=optimizer, loss_fn=loss_fn,
+        schedule=schedule or Schedule(None, False, False), generator=generator, task=task,
+        epochs=epochs, steps_per_epoch=len(train_src), device=dev, callbacks=list(callbacks),
+        l1=l1, l2=l2, clip_grad=clip_grad, train_metrics=train_metrics,
+    )  # fmt: skip
+    if resume is not None:
+        restore(state, resume)
+    for cb in state.callbacks:
+        cb.on_fit_start(state)
+    try:
+        run_epochs(state, train_src, val_src)
+    except BaseException as error:
+        for cb in state.callbacks:
+            cb.on_exception(state, error)
+        raise
+    for cb in state.callbacks:
+        cb.on_fit_end(state)
+    return History(
+        state.history, state.step_losses, state.step_epochs, state.status, state.stop_reason,
+        state.best_epoch,
+    )  # fmt: skip
+
+
+def _prepared(source: Source, task: TaskName) -> Source:
+    if hasattr(source, "y"):
+        source.y = prepare_targets(source.y, task)
+    return source
+
+
+def _task_of(loss_fn: nn.Module) -> TaskName:
+    if isinstance(loss_fn, nn.CrossEntropyLoss | nn.NLLLoss):
+        return "multiclass"
+    if isinstance(loss_fn, nn.BCEWithLogitsLoss | nn.BCELoss):
+        return "binary"
+    return "regression"

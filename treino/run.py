@@ -1,0 +1,258 @@
+"""Orchestration of `treino train`: Config -> data -> model -> engine -> run folder."""
+
+from __future__ import annotations
+
+import signal
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from treino import config as C
+from treino import losses as L
+from treino import metrics as M
+from treino import rundir
+from treino.engine.batching import InMemory
+from treino.engine.callbacks import Callback, EarlyStopping, ProgressBar
+from treino.engine.checkpoint import Checkpoint
+from treino.engine.checkpoint import load as load_checkpoint
+from treino.engine.loop import TrainState, evaluate, fit, resolve_device
+from treino.optim import build_optimizer, build_schedule
+from treino.tasks import TaskName
+
+EXIT_CODES = {"completed": 0, "early_stopped": 0, "interrupted": 130, "diverged": 3}
+
+
+@dataclass
+class Run:
+    """A finished (or stopped) run: its folder, history, metrics and trained model."""
+
+    dir: Path
+    config: C.Config
+    history: Any  # pandas DataFrame, one row per epoch
+    metrics: dict[str, Any]
+    model: nn.Module
+
+    @property
+    def status(self) -> str:
+        return self.metrics["status"]
+
+
+class StopOnSignal(Callback):
+    """Ctrl-C / SIGTERM: stop at the next step boundary; history and report still get written."""
+
+    def __init__(self) -> None:
+        self.received: int | None = None
+        self._previous: dict[int, Any] = {}
+
+    def on_fit_start(self, state: TrainState) -> None:
+        def handler(signum: int, frame: Any) -> None:
+            self.received = signum
+            state.should_stop = True
+
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            try:
+                self._previous[sig] = signal.signal(sig, handler)
+            except ValueError:  # not the main thread: leave signals alone
+                return
+
+    def on_fit_end(self, state: TrainState) -> None:
+        for sig, previous in self._previous.items():
+            signal.signal(sig, previous)
+
+    on_exception = lambda self, state, error: self.on_fit_end(state)  # noqa: E731
+
+
+def say(message: str, quiet: bool = False) -> None:
+    if not quiet:
+        print(message, file=sys.stderr)
+
+
+def train(
+    config: str | Path | dict[str, Any] | C.Config | None = None,
+    overrides: list[str] | dict[str, Any] | None = None,
+    *,
+    out: str | Path | None = None,
+    resume: str | Path | None = None,
+    quiet: bool = False,
+) -> Run:
+    """Train from a config (path, dict or Config) plus overrides; write the run folder.
+
+    Example:
+        >>> run = treino.train("iris.yaml", {"optimizer.lr": 0.01})
+        >>> run.metrics["test"]["accuracy"]
+    """
+    from treino import data as D
+    from treino import models
+
+    started = time.perf_counter()
+    ckpt = None
+    if resume is not None:
+        run_dir = Path(resume)
+        if not (run_dir / "config.yaml").exists():
+            raise rundir.RunError(f"--resume {run_dir}: not a treino run folder (no config.yaml)")
+        cfg = C.load(run_dir / "config.yaml", overrides)
+        ckpt = load_checkpoint(run_dir / "checkpoints" / "last.pt")
+        rundir.prepare(run_dir, resume=True)
+    else:
+        cfg = C.load(config, overrides)
+        run_dir = rundir.prepare(Path(out) if out else rundir.default_dir(cfg.name))
+    if cfg.tune:
+        say("note: the config's tune section is used by treino tune only; ignored here", quiet)
+    rundir.write_text(run_dir / "config.yaml", cfg.to_yaml())
+
+    torch.manual_seed(cfg.seed)
+    generator = torch.Generator().manual_seed(cfg.seed)
+    data = D.load(cfg.data, generator, cfg.seed)
+    info = data.info
+    if cfg.loss.name == "cross_entropy" and info.task == "binary":
+        info.task = "multiclass"  # two logits, as asked for by the loss
+    task: TaskName = info.task
+    batch = _batch_size(cfg, len(data.train), info, quiet)
+    _describe(info, quiet)
+    target_scale = data.preprocessing.get("target") if task == "regression" else None
+    model = models.build(cfg.model, info, target_scale)
+    counts = info.class_counts.get("train") if task != "regression" else None
+    loss_fn = L.build(cfg.loss, task, counts)
+    if target_scale is not None:
+        loss_fn = L.ScaledLoss(loss_fn, target_scale["mean"], target_scale["std"])
+    optimizer = build_optimizer(model, cfg.optimizer)
+    steps = -(-len(data.train) // batch)
+    schedule = build_schedule(optimizer, cfg.schedule, cfg.train.epochs, steps)
+    callbacks = _callbacks(cfg, run_dir, task, data.val is not None, quiet)
+    n_params = models.count_parameters(model)
+    say(f"model: {models.resolve_kind(cfg.model, info)}, {n_params:,} parameters", quiet)
+
+    history = fit(
+        model, (data.train.x, data.train.y),
+        (data.val.x, data.val.y) if data.val is not None else None,
+        loss=loss_fn, optimizer=optimizer, epochs=cfg.train.epochs, batch_size=batch,
+        callbacks=callbacks, task=task, l1=cfg.train.l1, l2=cfg.train.l2,
+        clip_grad=cfg.train.clip_grad, schedule=schedule, device=cfg.train.device,
+        seed=cfg.seed, resume=ckpt,
+    )  # fmt: skip
+    signal_cb = next(cb for cb in callbacks if isinstance(cb, StopOnSignal))
+    status = history.status
+    if signal_cb.received is not None:
+        status = "interrupted"
+
+    device = resolve_device(cfg.train.device)
+    scores: dict[str, dict[str, float]] = {}
+    usable = status != "diverged" or history.best_epoch is not None
+    for name, part in (("train", data.train), ("val", data.val), ("test", data.test)):
+        if part is not None and usable:
+            source = InMemory(part.x.to(device), _targets(part.y, task).to(device), None)
+            found = evaluate(model, source, loss_fn, task, device, prefix=name)
+            scores[name] = {k.removeprefix(f"{name}_"): v for k, v in found.items()}
+    elapsed = time.perf_counter() - started
+    frame = history.frame()
+    metrics = {
+        "status": status,
+        "stop_reason": history.stop_reason,
+        "task": task,
+        "epochs_run": len(frame),
+        "best_epoch": history.best_epoch,
+        **scores,
+        "timing": {
+            "total_seconds": round(elapsed, 3),
+            "train_seconds": round(float(frame["seconds"].sum()) if len(frame) else 0.0, 3),
+            "seconds_per_epoch": round(float(frame["seconds"].median()) if len(frame) else 0.0, 4),
+        },
+        "model": {
+            "kind": models.resolve_kind(cfg.model, info),
+            "parameters": n_params,
+            "layers": str(model),
+        },
+        "data": info.to_dict(),
+        "seed": cfg.seed,
+        "versions": rundir.versions(),
+        "diagnosis": [],
+    }
+    frame.to_csv(run_dir / "history.csv.tmp", index=False)
+    (run_dir / "history.csv.tmp").replace(run_dir / "history.csv")
+    if cfg.log.steps:
+        history.steps_frame().to_csv(run_dir / "steps.csv.tmp", index=False)
+        (run_dir / "steps.csv.tmp").replace(run_dir / "steps.csv")
+    if usable:
+        rundir.save_bundle(run_dir / "model", model, cfg.to_dict(), info.to_dict(), data.preprocessing)
+    rundir.write_json(run_dir / "metrics.json", metrics)
+    if cfg.log.plots:
+        from treino import report
+
+        report.write(run_dir)
+    _summary(metrics, run_dir, quiet)
+    return Run(run_dir, cfg, frame, metrics, model)
+
+
+def _targets(y: torch.Tensor, task: TaskName) -> torch.Tensor:
+    from treino.tasks import prepare_targets
+
+    return prepare_targets(y, task)
+
+
+def _batch_size(cfg: C.Config, n_train: int, info: Any, quiet: bool) -> int:
+    """`full` = every training row; a batch larger than the train split is clamped (said)."""
+    size = cfg.train.batch_size
+    if size == "full":
+        return n_train
+    if size > n_train:
+        note = f"train.batch_size {size} is larger than the {n_train} training rows: using {n_train} (full batch)"
+        info.notes.append(note)
+        say(f"warning: {note}", quiet)
+        return n_train
+    return int(size)
+
+
+def _callbacks(cfg: C.Config, run_dir: Path, task: str, has_val: bool, quiet: bool) -> list[Callback]:
+    es = cfg.train.early_stopping
+    monitor = es.monitor if es else "val_loss"
+    if not has_val and monitor.startswith("val_"):
+        monitor = "train_" + monitor.removeprefix("val_")
+    callbacks: list[Callback] = [
+        EarlyStopping(
+            monitor=monitor,
+            patience=es.patience if es else None,
+            min_delta=es.min_delta if es else 0.0,
+            higher_is_better=M.higher_is_better(monitor),
+            restore_best=cfg.train.restore_best,
+        ),
+        Checkpoint(run_dir / "checkpoints"),
+        StopOnSignal(),
+    ]
+    if cfg.log.progress and not quiet:
+        callbacks.append(ProgressBar("loss" if task == "regression" else "accuracy"))
+    return callbacks
+
+
+def _describe(info: Any, quiet: bool) -> None:
+    sizes = ", ".join(f"{k} {v}" for k, v in info.sizes.items())
+    classes = f", {len(info.classes)} classes" if info.classes else ""
+    say(f"data: {info.source} ({info.kind}, {info.task}{classes}); {sizes}", quiet)
+    for note in info.notes:
+        say(f"  {note}", quiet)
+
+
+def _summary(metrics: dict[str, Any], run_dir: Path, quiet: bool) -> None:
+    if quiet:
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    parts = [p for p in ("train", "val", "test") if p in metrics]
+    names = list(metrics[parts[0]]) if parts else []
+    table = Table(title=f"{metrics['status']} after {metrics['epochs_run']} epochs "
+                        f"(best {metrics['best_epoch']})")  # fmt: skip
+    table.add_column("metric")
+    for p in parts:
+        table.add_column(p, justify="right")
+    for name in names:
+        table.add_row(name, *(f"{metrics[p].get(name, float('nan')):.4f}" for p in parts))
+    console = Console(stderr=True)
+    console.print(table)
+    if metrics["stop_reason"]:
+        console.print(metrics["stop_reason"])
+    console.print(f"run folder: {run_dir}")
