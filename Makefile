@@ -16,7 +16,7 @@ $(VENV)/.installed: $(BIN)/python pyproject.toml constraints.txt
 	touch $@
 
 $(VENV)/.dev: $(VENV)/.installed
-	$(PIP) -e ".[data,dev]"
+	$(PIP) -e ".[data,dev,export]"
 	touch $@
 
 install: $(VENV)/.installed
