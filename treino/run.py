@@ -5,6 +5,7 @@ from __future__ import annotations
 import signal
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -79,6 +80,7 @@ def train(
     out: str | Path | None = None,
     resume: str | Path | None = None,
     quiet: bool = False,
+    callbacks: Sequence[Callback] = (),
 ) -> Run:
     """Train from a config (path, dict or Config) plus overrides; write the run folder.
 
@@ -123,7 +125,8 @@ def train(
     optimizer = build_optimizer(model, cfg.optimizer)
     steps = -(-len(data.train) // batch)
     schedule = build_schedule(optimizer, cfg.schedule, cfg.train.epochs, steps)
-    callbacks = _callbacks(cfg, run_dir, task, data.val is not None, quiet)
+    # extra callbacks (e.g. tune's pruner) run after early stopping has seen the epoch
+    callbacks = _callbacks(cfg, run_dir, task, data.val is not None, quiet) + list(callbacks)
     n_params = models.count_parameters(model)
     say(f"model: {models.resolve_kind(cfg.model, info)}, {n_params:,} parameters", quiet)
 
