@@ -96,6 +96,19 @@ def save_bundle(
     write_json(folder / "meta.json", {"format": BUNDLE_FORMAT, **versions()})
 
 
+def load_meta(folder: Path) -> dict[str, Any]:
+    """meta.json of a bundle; a bundle of another format is refused with the versions involved."""
+    meta = read_json(folder / "meta.json")
+    found = meta.get("format") if isinstance(meta, dict) else None
+    if found != BUNDLE_FORMAT:
+        by = meta.get("treino", "an unknown version") if isinstance(meta, dict) else "an unknown version"
+        raise RunError(
+            f"{folder}: bundle format {found} is not {BUNDLE_FORMAT} (written by treino {by}); "
+            f"load it with that treino version, or train the model anew"
+        )
+    return meta
+
+
 def load_weights(folder: Path) -> dict[str, torch.Tensor]:
     from safetensors import SafetensorError
     from safetensors.torch import load_file
@@ -103,6 +116,14 @@ def load_weights(folder: Path) -> dict[str, torch.Tensor]:
     path = folder / "weights.safetensors"
     if not path.exists():
         raise RunError(f"{path}: missing; the run has no saved model (did it finish an epoch?)")
+    with path.open("rb") as f:
+        head = f.read(4)
+    # torch.save writes a zip (PK..) holding a pickle; a bare pickle starts with \x80
+    if head.startswith((b"PK\x03\x04", b"\x80")):
+        raise RunError(
+            f"{path}: is a pickle (torch.save) file, not safetensors; treino never unpickles model "
+            f"files because that can run code; save the weights with safetensors.torch.save_file"
+        )
     try:
         return load_file(str(path))
     except (SafetensorError, OSError, ValueError) as exc:
