@@ -25,6 +25,9 @@ class SplitConfig(Section):
     stratify: Literal["auto", True, False] = Field(
         "auto", description="Keep class proportions in each split (auto: for classification)."
     )
+    column: str | None = Field(
+        None, description="A column whose values (train/val/test) assign each row to a split."
+    )
 
 
 class ImageConfig(Section):
@@ -32,6 +35,20 @@ class ImageConfig(Section):
     channels: Literal["auto", 1, 3] = Field("auto", description="1 = grayscale, 3 = RGB.")
     augment: bool = Field(False, description="Random flips and shifted crops on train only.")
     skip_bad: bool = Field(False, description="Skip unreadable images (counted) instead of failing.")
+    memory_mb: int = Field(
+        2048, gt=0, description="Decode images into memory up to this size; a bigger folder is read lazily."
+    )
+    workers: int = Field(2, ge=0, description="DataLoader workers for images read lazily.")
+
+
+class TextConfig(Section):
+    mode: Literal["tfidf", "tokens"] = Field(
+        "tfidf", description="tfidf: dense TF-IDF features; tokens: padded token ids for model.kind text."
+    )
+    max_features: int = Field(5000, gt=0, description="TF-IDF terms (or token vocabulary) kept.")
+    ngrams: tuple[int, int] = Field((1, 2), description="TF-IDF n-gram range (min, max).")
+    min_df: int = Field(2, gt=0, description="Ignore terms found in fewer training rows than this.")
+    max_length: int = Field(200, gt=0, description="tokens: ids kept per text (longer texts are cut).")
 
 
 class DataConfig(Section):
@@ -51,6 +68,13 @@ class DataConfig(Section):
     n_samples: int | None = Field(None, gt=0, description="Rows of a synthetic dataset.")
     noise: float | None = Field(None, ge=0, description="Noise of a synthetic dataset.")
     image: ImageConfig = Field(default_factory=ImageConfig)
+    text: TextConfig = Field(default_factory=TextConfig)
+    categorical: Literal["onehot", "index"] = Field(
+        "onehot", description="Categorical inputs: one-hot columns, or one index column (0 = unknown)."
+    )
+    datetime: Literal["expand", "drop"] = Field(
+        "expand", description="Date columns: expanded to year/month/day/weekday/hour numbers, or dropped."
+    )
     drop_missing_target: bool = Field(True, description="Drop rows whose target is empty.")
     scale_target: bool = Field(
         True, description="Regression: learn on the standardized target, predict in its units."
@@ -74,12 +98,25 @@ class ModelConfig(Section):
     )
     kernel: int = Field(3, gt=0, description="CNN: convolution kernel size.")
     pool: Literal["max", "avg", "none"] = Field("max", description="CNN: pooling after each block.")
+    stride: int = Field(1, gt=0, description="CNN: convolution stride.")
+    padding: int | Literal["same"] = Field(
+        "same", description="CNN: zero padding of each convolution; same = kernel // 2."
+    )
+    head: Literal["global", "flatten"] = Field(
+        "global", description="CNN: global average pooling or flatten before the dense head."
+    )
+    embed_dim: int = Field(64, gt=0, description="text: embedding size for token-id inputs.")
     init: Literal[
         "default", "xavier_uniform", "xavier_normal", "kaiming_uniform", "kaiming_normal", "normal"
     ] = Field("default", description="Weight initialization (biases start at zero unless default).")
     init_std: float = Field(0.01, gt=0, description="Standard deviation for init: normal.")
     args: dict[str, Any] = Field(default_factory=dict, description="Arguments of a custom model.")
-    weights: str | None = Field(None, description="Start from these weights (safetensors).")
+    weights: str | None = Field(
+        None, description="Start from these weights: .safetensors, a torch state dict, or a run folder."
+    )
+    weights_strict: bool = Field(
+        True, description="Every tensor must match; false loads the matching ones and lists the rest."
+    )
 
 
 class LossConfig(Section):
@@ -290,7 +327,7 @@ def _explain(exc: ValidationError, where: str) -> str:
         valid = ", ".join(options)
         return f"{where}: unknown key '{path}'{hint}; valid keys here: {valid}"
     value = err.get("input")
-    shown = f" (got {value!r})" if not isinstance(value, dict) else ""
+    shown = " (got a section of keys)" if isinstance(value, dict) else f" (got {value!r})"
     msg = err["msg"]
     msg = msg.removeprefix("Value error, ")
     msg = msg[0].lower() + msg[1:] if msg else msg
