@@ -35,10 +35,6 @@ class ImageConfig(Section):
     channels: Literal["auto", 1, 3] = Field("auto", description="1 = grayscale, 3 = RGB.")
     augment: bool = Field(False, description="Random flips and shifted crops on train only.")
     skip_bad: bool = Field(False, description="Skip unreadable images (counted) instead of failing.")
-    memory_mb: int = Field(
-        2048, gt=0, description="Decode images into memory up to this size; a bigger folder is read lazily."
-    )
-    workers: int = Field(2, ge=0, description="DataLoader workers for images read lazily.")
 
 
 class TextConfig(Section):

@@ -27,6 +27,8 @@ class DataInfo:
     sizes: dict[str, int] = field(default_factory=dict)  # rows per split
     class_counts: dict[str, list[int]] = field(default_factory=dict)  # per split
     notes: list[str] = field(default_factory=list)  # what was inferred, dropped, clamped
+    text_mode: str = ""  # kind text: "tfidf" (x float (N, F)) or "tokens" (x long (N, L), 0 = pad)
+    vocab_size: int = 0  # tokens: ids are 0..vocab_size-1 (0 = padding, 1 = unknown word)
 
     @property
     def n_outputs(self) -> int:
@@ -90,3 +92,29 @@ def split_indices(
     out = [torch.cat(p) if p else torch.empty(0, dtype=torch.long) for p in parts]
     # interleave the groups: shuffle once more so classes are not in blocks
     return tuple(p[torch.randperm(len(p), generator=generator)] for p in out)  # type: ignore[return-value]
+
+
+FREE, TRAIN, VAL, TEST = -1, 0, 1, 2  # codes of `fixed`: where a row must go (FREE: drawn by fractions)
+
+
+def assign_splits(
+    fixed: torch.Tensor | None,
+    n: int,
+    val: float,
+    test: float,
+    generator: torch.Generator,
+    labels: torch.Tensor | None = None,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Train/val/test indices: rows fixed by the source (a split column, a separate file, IDX
+    t10k) keep their place; a split the source already provides is not drawn again."""
+    if fixed is None:
+        return split_indices(n, val, test, generator, labels)
+    free = torch.nonzero(fixed == FREE).reshape(-1)
+    val = 0.0 if bool((fixed == VAL).any()) else val
+    test = 0.0 if bool((fixed == TEST).any()) else test
+    sub = labels[free] if labels is not None else None
+    tr, va, te = (free[p] for p in split_indices(len(free), val, test, generator, sub))
+    parts = []
+    for code, drawn in ((TRAIN, tr), (VAL, va), (TEST, te)):
+        parts.append(torch.cat([torch.nonzero(fixed == code).reshape(-1), drawn]))
+    return parts[0], parts[1], parts[2]
