@@ -8,6 +8,7 @@ __version__ = "0.1.0"
 
 if TYPE_CHECKING:
     from treino.engine.loop import History
+    from treino.predict import Predictor
     from treino.run import Run
 
 
@@ -25,4 +26,11 @@ def fit(*args: Any, **kwargs: Any) -> History:
     return _fit(*args, **kwargs)
 
 
-__all__ = ["__version__", "fit", "train"]
+def load(run_dir: Any, **kwargs: Any) -> Predictor:
+    """Load a run's model bundle for prediction (never unpickles); see treino.predict.load."""
+    from treino.predict import load as _load
+
+    return _load(run_dir, **kwargs)
+
+
+__all__ = ["__version__", "fit", "load", "train"]

@@ -1,0 +1,227 @@
+"""Using a trained model: load its bundle (safetensors + JSON; nothing is unpickled), prepare
+new inputs with the saved preprocessing, and predict in chunks so big files stream."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+
+from treino import config as C
+from treino import rundir
+from treino.data.core import DataInfo
+from treino.errors import DataError, RunError
+from treino.predict_inputs import Chunk, image_chunks, table_chunks
+from treino.tasks import predict_labels, probabilities
+
+CHUNK_ROWS = 65_536  # table rows read, transformed and written at a time (a few MB each)
+FORWARD_ROWS = 4_096  # rows per forward pass; CHUNK_ROWS is a multiple so results never depend on it
+
+
+def find_bundle(run_dir: str | Path) -> Path:
+    """The model/ folder of a run folder (or the bundle folder itself)."""
+    path = Path(run_dir).expanduser()
+    for folder in (path / "model", path):
+        if (folder / "meta.json").is_file():
+            return folder
+    if not path.exists():
+        raise RunError(f"{path}: no such run folder; give the folder `treino train` wrote")
+    raise RunError(
+        f"{path}: no model bundle (model/meta.json); give a treino run folder whose training finished an epoch"
+    )
+
+
+@dataclass
+class Predictor:
+    """A trained model with its preprocessing, ready for new data.
+
+    Example:
+        >>> p = treino.load("runs/iris")
+        >>> p.predict(pd.read_csv("new.csv"))  # class names (or values, for regression)
+        >>> p.predict_proba("new.csv")  # (N, K), columns in the order of p.classes
+    """
+
+    model: nn.Module
+    config: C.Config
+    info: DataInfo
+    preprocessing: dict[str, Any]
+    meta: dict[str, Any]
+    dir: Path
+    device: torch.device
+    quiet: bool = False
+
+    @property
+    def task(self) -> str:
+        return self.info.task
+
+    @property
+    def classes(self) -> list[str]:
+        """Class names in the order of predict_proba's columns; [] for regression."""
+        return list(self.info.classes)
+
+    @property
+    def columns(self) -> list[str]:
+        """The raw input columns a table model needs (before encoding)."""
+        return [c["name"] for c in self.preprocessing.get("columns", [])]
+
+    def predict(self, data: Any) -> np.ndarray:
+        """Class names (N,) for a classifier; values (N,) or (N, targets) for regression.
+
+        `data`: a DataFrame, a table file, an image folder or file, or an array of raw inputs
+        (table columns in the order of `columns`, or images (N, C, H, W) with values in [0, 1]).
+        """
+        parts = [self._decide(out) for _, out in self._run(data)]
+        return np.concatenate(parts) if parts else np.empty(0)
+
+    def predict_proba(self, data: Any) -> np.ndarray:
+        """Class probabilities (N, K), columns in the order of `classes` (K = 2 for binary)."""
+        if self.task == "regression":
+            raise DataError("predict_proba: the model is a regression; use predict for its values")
+        parts = [probabilities(out, self.task).numpy() for _, out in self._run(data)]
+        return np.concatenate(parts) if parts else np.empty((0, len(self.classes)), dtype=np.float32)
+
+    def predict_frame(self, data: Any, id_column: str | None = None) -> pd.DataFrame:
+        """One row per input: its id (row number or file), the prediction and class probabilities."""
+        parts = [self._frame(chunk, out) for chunk, out in self._run(data, id_column)]
+        return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+
+    def predict_file(
+        self,
+        data: Any,
+        output: str | Path | None = None,
+        *,
+        id_column: str | None = None,
+        chunk_rows: int = CHUNK_ROWS,
+    ) -> int:
+        """Stream predictions to a CSV/TSV/Parquet/JSONL file (stdout when None); rows written."""
+        from treino.predict_inputs import ChunkWriter
+
+        with ChunkWriter(Path(output) if output is not None else None, sys.stdout) as writer:
+            for chunk, out in self._run(data, id_column, chunk_rows):
+                writer.write(self._frame(chunk, out))
+            return writer.rows
+
+    def outputs(self, features: Any) -> torch.Tensor:
+        """Model outputs (logits or values) for already preprocessed features, FORWARD_ROWS at a time."""
+        outs = []
+        with torch.inference_mode():
+            for start in range(0, features.shape[0], FORWARD_ROWS):
+                x = _tensor(features[start : start + FORWARD_ROWS]).to(self.device)
+                outs.append(self.model(x).float().cpu())
+        if not outs:
+            return torch.empty(0, self.info.n_outputs)
+        return torch.cat(outs)
+
+    def chunks(
+        self, data: Any, id_column: str | None = None, chunk_rows: int = CHUNK_ROWS
+    ) -> Iterator[Chunk]:
+        """The input, preprocessed, in chunks of at most `chunk_rows` (ids + features + raw targets)."""
+        if self.info.kind == "image":
+            yield from image_chunks(data, self.preprocessing, chunk_rows, self._say)
+        else:
+            yield from table_chunks(data, self, id_column, chunk_rows, self._say)
+
+    def _run(
+        self, data: Any, id_column: str | None = None, chunk_rows: int = CHUNK_ROWS
+    ) -> Iterator[tuple[Chunk, torch.Tensor]]:
+        for chunk in self.chunks(data, id_column, chunk_rows):
+            yield chunk, self.outputs(chunk.features)
+
+    def _decide(self, out: torch.Tensor) -> np.ndarray:
+        if self.task == "regression":
+            values = out.numpy()
+            return values[:, 0] if values.shape[1] == 1 else values
+        return np.asarray(self.classes, dtype=object)[predict_labels(out, self.task).numpy()]
+
+    def _frame(self, chunk: Chunk, out: torch.Tensor) -> pd.DataFrame:
+        frame = chunk.ids.reset_index(drop=True)
+        decided = self._decide(out)
+        if self.task == "regression":
+            if decided.ndim == 1:
+                frame["prediction"] = decided
+            else:
+                for k, name in enumerate(self.info.targets):
+                    frame[f"prediction_{name}"] = decided[:, k]
+            return frame
+        frame["prediction"] = decided
+        probs = probabilities(out, self.task).numpy()
+        for k, label in enumerate(self.classes):
+            frame[f"prob_{label}"] = probs[:, k]
+        return frame
+
+    def _say(self, message: str) -> None:
+        if not self.quiet:
+            print(message, file=sys.stderr)
+
+
+def _tensor(x: Any) -> torch.Tensor:
+    """A forward-pass batch from numpy, a tensor, or a scipy sparse matrix (kept sparse)."""
+    if isinstance(x, torch.Tensor):
+        return x
+    if hasattr(x, "tocoo"):  # scipy.sparse, e.g. TF-IDF rows
+        coo = x.tocoo()
+        index = torch.from_numpy(np.vstack([coo.row, coo.col]).astype(np.int64))
+        return torch.sparse_coo_tensor(index, torch.from_numpy(coo.data.astype(np.float32)), coo.shape)
+    return torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
+
+
+def load(
+    run_dir: str | Path,
+    *,
+    device: str = "cpu",
+    trust_code: bool = False,
+    quiet: bool = False,
+) -> Predictor:
+    """Load a run's model bundle; nothing in it is unpickled or executed.
+
+    A model of a custom class (`model.kind: package.module:Class`) imports that module, which
+    runs its code: it loads only with `trust_code=True`.
+
+    Example:
+        >>> predictor = treino.load("runs/iris-20260101-120000-000")
+        >>> predictor.predict("new_flowers.csv")
+    """
+    from treino import models
+
+    folder = find_bundle(run_dir)
+    meta = rundir.load_meta(folder)
+    cfg = C.validate(rundir.read_json(folder / "config.json"), where=str(folder / "config.json"))
+    try:
+        info = DataInfo.from_dict(rundir.read_json(folder / "data.json"))
+    except (TypeError, KeyError) as exc:
+        raise RunError(
+            f"{folder / 'data.json'}: does not describe the data ({exc}); the bundle is damaged "
+            f"or from another treino version (treino {meta.get('treino')}): train anew"
+        ) from None
+    prep = rundir.read_json(folder / "preprocessing.json")
+    kind = models.resolve_kind(cfg.model, info)
+    if ":" in kind and not trust_code:
+        raise RunError(
+            f"{folder}: the model is the custom class '{kind}', and loading it runs that module's code; "
+            f"if you trust this bundle, pass trust_code=True (CLI: --trust-code)"
+        )
+    weights = rundir.load_weights(folder)
+    # a torch.compile'd model saves its weights under _orig_mod.
+    weights = {k.replace("_orig_mod.", ""): v for k, v in weights.items()}
+    target_scale = prep.get("target") if info.task == "regression" else None
+    with torch.random.fork_rng(devices=[]):  # building initializes weights: keep the caller's RNG as it was
+        model = models.build(cfg.model, info, target_scale)
+    try:
+        model.load_state_dict(weights, strict=True)
+    except RuntimeError as exc:
+        first = str(exc).strip().splitlines()[1].strip() if "\n" in str(exc) else str(exc)
+        raise RunError(
+            f"{folder / 'weights.safetensors'}: does not fit the model built from config.json ({first}); "
+            f"the bundle's files are from different runs: train anew"
+        ) from None
+    target = torch.device("cuda" if device == "auto" and torch.cuda.is_available() else
+                          "cpu" if device == "auto" else device)  # fmt: skip
+    model.to(target).eval()
+    return Predictor(model, cfg, info, prep, meta, folder, target, quiet)

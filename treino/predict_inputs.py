@@ -1,0 +1,288 @@
+"""Inputs and outputs of prediction: tables read in chunks (CSV/TSV/Parquet/JSONL), images read
+with Pillow, each turned into model features with the saved preprocessing; predictions
+written chunk by chunk. Memory stays flat however long the input is."""
+
+from __future__ import annotations
+
+import csv
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from treino.data.tables import READERS
+from treino.errors import DataError
+
+if TYPE_CHECKING:
+    from treino.predict import Predictor
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
+IMAGE_CHUNK = 256  # images decoded at a time
+Say = Callable[[str], None]
+
+
+@dataclass
+class Chunk:
+    """Consecutive inputs: their ids, their model features, and any target values they carry."""
+
+    ids: pd.DataFrame  # "row" (position in the input) or "file", plus an id column if asked
+    features: Any  # (n, D) float32, a scipy sparse (n, D), or images (n, C, H, W)
+    targets: pd.DataFrame | None = None  # target column(s) present in the input (for evaluate)
+
+
+def transform_table(state: dict[str, Any], frame: pd.DataFrame) -> Any:
+    """Features of raw table rows from the saved preprocessing state (the data layer's logic)."""
+    from treino.data.tables import TablePreprocessor
+
+    return TablePreprocessor(state["columns"]).transform(frame)
+
+
+# ---- tables ----------------------------------------------------------------------------
+
+
+def table_chunks(
+    data: Any, predictor: Predictor, id_column: str | None, rows: int, say: Say
+) -> Iterator[Chunk]:
+    """Preprocessed chunks of a DataFrame, a table file, or an array of raw column values."""
+    state = predictor.preprocessing
+    needed = predictor.columns
+    if isinstance(data, str | Path):
+        where, frames = str(data), _file_frames(Path(data).expanduser(), rows)
+    elif isinstance(data, pd.DataFrame):
+        where, frames = "input", (data.iloc[i : i + rows] for i in range(0, max(len(data), 1), rows))
+    elif isinstance(data, np.ndarray | torch.Tensor):
+        where, frames = "input array", iter([_array_frame(data, needed)])
+    else:
+        raise DataError(
+            f"predict: cannot read a {type(data).__name__}; give a DataFrame, a table file path or an array"
+        )
+    targets = list(predictor.info.targets)
+    categorical = [c for c in state.get("columns", []) if c["role"] == "categorical"]
+    unseen: dict[str, list[Any]] = {}  # column -> [count, first value]
+    start = 0
+    for i, frame in enumerate(frames):
+        if i == 0:
+            _check_columns(list(frame.columns), needed, targets, id_column, where, say)
+        for c in categorical:
+            values = frame[c["name"]].dropna().astype(str)
+            new = values[~values.isin(c["categories"])]
+            if len(new):
+                seen = unseen.setdefault(c["name"], [0, new.iloc[0]])
+                seen[0] += len(new)
+        ids = pd.DataFrame({"row": np.arange(start, start + len(frame))})
+        if id_column is not None:
+            ids.insert(0, id_column, frame[id_column].to_numpy())
+        present = [t for t in targets if t in frame.columns]
+        start += len(frame)
+        yield Chunk(ids, transform_table(state, frame), frame[present] if present else None)
+    for name, (count, example) in unseen.items():
+        say(f"note: {where}: {count} values of column '{name}' were not seen in training "
+            f"(e.g. {example!r}): encoded as unknown")  # fmt: skip
+
+
+def _check_columns(
+    columns: list[str], needed: list[str], targets: list[str], id_column: str | None, where: str, say: Say
+) -> None:
+    """Missing model columns are an error; extra ones are ignored, and said once."""
+    missing = [c for c in needed if c not in columns]
+    if missing:
+        raise DataError(
+            f"{where}: missing feature column(s) {', '.join(map(repr, missing))}; the model needs "
+            f"{', '.join(needed)} (add them; empty values are imputed)"
+        )
+    if id_column is not None and id_column not in columns:
+        raise DataError(f"--id {id_column}: no such column in {where}; columns: {', '.join(columns[:30])}")
+    extra = [c for c in columns if c not in needed and c not in targets and c != id_column]
+    if extra:
+        say(f"note: {where}: ignoring {len(extra)} column(s) the model does not use: {', '.join(extra[:20])}"
+            f"{' ...' if len(extra) > 20 else ''}")  # fmt: skip
+
+
+def _array_frame(data: np.ndarray | torch.Tensor, needed: list[str]) -> pd.DataFrame:
+    values = data.detach().cpu().numpy() if isinstance(data, torch.Tensor) else data
+    if values.ndim == 1:
+        values = values[None, :]
+    if values.ndim != 2 or values.shape[1] != len(needed):
+        raise DataError(
+            f"input array: shape {tuple(values.shape)}, but the model takes rows of {len(needed)} raw "
+            f"columns ({', '.join(needed)}); pass (N, {len(needed)}) or a DataFrame"
+        )
+    return pd.DataFrame(values, columns=needed)
+
+
+def _sniff(path: Path) -> str:
+    """The field separator from the header line (as training's reader does)."""
+    with path.open(encoding="utf-8", errors="replace", newline="") as f:
+        header = f.readline()
+    try:
+        return csv.Sniffer().sniff(header, delimiters=",;\t|").delimiter
+    except csv.Error:
+        return ","
+
+
+def _file_frames(path: Path, rows: int) -> Iterator[pd.DataFrame]:
+    """A table file, `rows` rows at a time, column names stripped as training strips them."""
+    if not path.is_file():
+        raise DataError(f"{path}: no such file; give a table file (CSV/TSV/Parquet/JSONL) or an image")
+    fmt = READERS.get(path.suffix.lower())
+    if fmt is None:
+        raise DataError(f"{path}: unknown table format '{path.suffix}'; use .csv, .tsv, .parquet or .jsonl")
+    if path.stat().st_size == 0:
+        raise DataError(f"{path}: the file is empty; give a table with a header row and data rows")
+    try:
+        if fmt == "parquet":
+            import pyarrow.parquet as pq
+
+            chunks: Iterator[pd.DataFrame] = (
+                b.to_pandas() for b in pq.ParquetFile(path).iter_batches(batch_size=rows)
+            )
+        elif fmt == "jsonl":
+            chunks = iter(pd.read_json(path, lines=True, chunksize=rows))
+        else:
+            sep = "\t" if fmt == "tsv" else _sniff(path)
+            chunks = iter(pd.read_csv(path, sep=sep, chunksize=rows))
+        for frame in chunks:
+            frame.columns = [str(c).strip() for c in frame.columns]
+            yield frame
+    except UnicodeDecodeError:
+        raise DataError(
+            f"{path}: not a text table (binary content); give a CSV/TSV/Parquet/JSONL file"
+        ) from None
+    except pd.errors.ParserError as exc:
+        detail = str(exc).strip().splitlines()[-1]
+        raise DataError(
+            f"{path}: malformed table ({detail}); every row needs the header's number of fields"
+        ) from None
+    except (ValueError, OSError) as exc:
+        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise DataError(f"{path}: cannot read as {fmt} ({detail})") from None
+
+
+# ---- images ----------------------------------------------------------------------------
+
+
+def image_chunks(data: Any, state: dict[str, Any], rows: int, say: Say) -> Iterator[Chunk]:
+    """Normalized image batches (n, C, H, W) from a folder, one image file, or an array in [0, 1]."""
+    mean = np.asarray(state["mean"], dtype=np.float32)[:, None, None]
+    std = np.asarray(state["std"], dtype=np.float32)[:, None, None]
+    shape = tuple(state["shape"])  # (C, H, W)
+    if isinstance(data, np.ndarray | torch.Tensor):
+        x = data.detach().cpu().numpy() if isinstance(data, torch.Tensor) else np.asarray(data)
+        x = x.astype(np.float32, copy=False)
+        x = x[:, None] if x.ndim == 3 and shape[0] == 1 and x.shape[1:] == shape[1:] else x
+        x = x[None] if x.ndim == 3 else x
+        if x.shape[1:] != shape:
+            raise DataError(
+                f"input array: images of shape {tuple(x.shape[1:])}, but the model takes {shape} (C, H, W) "
+                f"with values in [0, 1]; resize them, or pass image files (resized for you)"
+            )
+        for start in range(0, len(x), rows):
+            part = x[start : start + rows]
+            yield Chunk(pd.DataFrame({"row": np.arange(start, start + len(part))}), (part - mean) / std)
+        return
+    if not isinstance(data, str | Path):
+        raise DataError(
+            f"predict: cannot read a {type(data).__name__}; give an image folder, an image file or an array"
+        )
+    root = Path(data).expanduser()
+    files = _image_files(root)
+    step = min(rows, IMAGE_CHUNK)
+    for start in range(0, len(files), step):
+        names = files[start : start + step]
+        x = np.stack([_read_image(f, shape) for f in names])
+        rel = [f.relative_to(root).as_posix() if root.is_dir() else f.name for f in names]
+        labels = [r.split("/")[0] if "/" in r else None for r in rel]
+        targets = pd.DataFrame({"label": labels}) if all(labels) else None
+        yield Chunk(pd.DataFrame({"file": rel}), (x - mean) / std, targets)
+
+
+def _image_files(root: Path) -> list[Path]:
+    if root.is_file():
+        if root.suffix.lower() not in IMAGE_SUFFIXES:
+            raise DataError(
+                f"{root}: not an image file ({', '.join(sorted(IMAGE_SUFFIXES))}); the model takes images"
+            )
+        return [root]
+    if not root.is_dir():
+        raise DataError(f"{root}: no such file or folder; give an image folder or an image file")
+    files = sorted(p for p in root.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+    if not files:
+        raise DataError(
+            f"{root}: no image files ({', '.join(sorted(IMAGE_SUFFIXES))}) in the folder or below"
+        )
+    return files
+
+
+def _read_image(path: Path, shape: tuple[int, ...]) -> np.ndarray:
+    """(C, H, W) float32 in [0, 1], converted to the model's channels and resized to its size."""
+    from PIL import Image, UnidentifiedImageError
+
+    channels, height, width = shape
+    try:
+        with Image.open(path) as img:
+            img = img.convert("L" if channels == 1 else "RGB")
+            if img.size != (width, height):
+                img = img.resize((width, height), Image.Resampling.BILINEAR)
+            x = np.asarray(img, dtype=np.float32) / 255.0
+    except (UnidentifiedImageError, OSError) as exc:
+        raise DataError(f"{path}: cannot read the image ({exc}); remove or replace the file") from None
+    return x[None] if channels == 1 else x.transpose(2, 0, 1)  # (H, W[, C]) -> (C, H, W)
+
+
+# ---- output ----------------------------------------------------------------------------
+
+
+class ChunkWriter:
+    """Appends frames to a CSV/TSV/Parquet/JSONL file (written to a temporary, then renamed),
+    or CSV to a stream."""
+
+    def __init__(self, path: Path | None, stream: IO[str]) -> None:
+        self.path, self.stream, self.rows = path, stream, 0
+        self.fmt = "csv" if path is None else READERS.get(path.suffix.lower())
+        if self.fmt is None or (path is not None and path.suffix.lower() == ".json"):
+            raise DataError(
+                f"--output {path}: unknown format '{path.suffix}'; use .csv, .tsv, .parquet or .jsonl"
+            )  # type: ignore[union-attr]
+        self.tmp = path.with_name(path.name + ".tmp") if path is not None else None
+        self._file: IO[str] | None = None
+        self._parquet: Any = None
+
+    def __enter__(self) -> ChunkWriter:
+        if self.tmp is not None:
+            self.tmp.parent.mkdir(parents=True, exist_ok=True)
+            if self.fmt != "parquet":
+                self._file = self.tmp.open("w", encoding="utf-8", newline="")
+        return self
+
+    def write(self, frame: pd.DataFrame) -> None:
+        if self.fmt == "parquet":
+            import pyarrow as pa
+            import pyarrow.parquet as pq
+
+            table = pa.Table.from_pandas(frame, preserve_index=False)
+            if self._parquet is None:
+                self._parquet = pq.ParquetWriter(self.tmp, table.schema)
+            self._parquet.write_table(table)
+        else:
+            out = self._file or self.stream
+            if self.fmt == "jsonl":
+                frame.to_json(out, orient="records", lines=True)
+            else:
+                frame.to_csv(out, sep="\t" if self.fmt == "tsv" else ",", header=self.rows == 0, index=False)
+        self.rows += len(frame)
+
+    def __exit__(self, kind: Any, error: Any, trace: Any) -> None:
+        if self._parquet is not None:
+            self._parquet.close()
+        if self._file is not None:
+            self._file.close()
+        if self.tmp is not None and self.path is not None:
+            if error is None and self.tmp.exists():
+                os.replace(self.tmp, self.path)
+            else:
+                self.tmp.unlink(missing_ok=True)
