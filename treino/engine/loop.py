@@ -46,6 +46,7 @@ class TrainState:
     step_epochs: list[int] = field(default_factory=list)
     best_epoch: int | None = None
     best_value: float | None = None
+    dist: Any = None  # treino.distributed.Group when data-parallel: DDP forward, epoch reduce
 
 
 @dataclass
@@ -98,7 +99,7 @@ def train_one_epoch(state: TrainState, batches: Source) -> dict[str, float] | No
     for x, y in batches.epoch(state.generator):
         if not resident:
             x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
-        out = model(x)
+        out = (state.dist.ddp if state.dist else model)(x)  # DDP averages the gradients
         loss = loss_fn(out, y)
         objective = loss + _penalty(model, state.l1, state.l2) if penalized else loss
         opt.zero_grad(set_to_none=True)
@@ -115,9 +116,12 @@ def train_one_epoch(state: TrainState, batches: Source) -> dict[str, float] | No
             targets.append(y)
         for cb in state.callbacks:
             cb.on_batch_end(state, loss)
-        if state.should_stop:
+        if state.should_stop and not state.dist:  # data-parallel ranks stop together, at epoch end
             return None
-    step_losses = torch.stack(losses).float().cpu().tolist()  # the one sync of the epoch
+    stacked = torch.stack(losses).float()
+    if state.dist:  # one collective per epoch: global step losses, all outputs for the metrics
+        stacked, outs, targets = state.dist.reduce_epoch(stacked, outs, targets)
+    step_losses = stacked.cpu().tolist()  # the one sync of the epoch
     state.step_losses.extend(step_losses)
     state.step_epochs.extend([state.epoch + 1] * len(step_losses))
     logs = {"train_loss": sum(v * n for v, n in zip(step_losses, sizes, strict=False)) / sum(sizes)}
@@ -224,6 +228,7 @@ def fit(
     Example:
         >>> history = treino.fit(net, (X, y), (Xv, yv), loss="mse", epochs=50, batch_size=16)
     """
+    from treino import distributed
     from treino import losses as L
     from treino.config import LossConfig, OptimizerConfig
     from treino.engine.checkpoint import restore
@@ -243,12 +248,19 @@ def fit(
     size = None if batch_size == "full" else int(batch_size)
     train_src = _prepared(as_source(train, size, generator), task).to(dev)
     val_src = _prepared(as_source(val, size, generator), task).to(dev) if val is not None else None
+    group = distributed.current()  # started by torchrun: data-parallel over its processes
+    if group is not None:
+        group.wrap(model, dev)
+        train_src = group.shard(train_src, seed)
     state = TrainState(
         model=model, optimizer=optimizer, loss_fn=loss_fn,
         schedule=schedule or Schedule(None, False, False), generator=generator, task=task,
         epochs=epochs, steps_per_epoch=len(train_src), device=dev, callbacks=list(callbacks),
         l1=l1, l2=l2, clip_grad=clip_grad, train_metrics=train_metrics,
     )  # fmt: skip
+    if group is not None:
+        state.dist = group
+        state.callbacks.append(distributed.AgreeOnStop(group))  # last: all ranks stop together
     if resume is not None:
         restore(state, resume)
     for cb in state.callbacks:

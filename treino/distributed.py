@@ -1,0 +1,274 @@
+"""Data parallelism on PyTorch's own engine: torchrun (torch.distributed.run) starts one process
+per device, DistributedDataParallel averages the gradients, and this module holds the little
+treino adds around them: joining the process group from torchrun's environment, sharding the
+in-memory batches by rank, one reduction of the losses and metrics per epoch, and agreeing on
+when to stop. The launcher behind `treino train --devices N` lives in treino/launch.py.
+
+Equivalence with one process: DDP averages the ranks' gradients, and the mean of per-rank
+mean losses is the mean over the global batch only when every rank holds as many rows as the
+others. So `train.batch_size` (the global batch) must split evenly over the processes, and
+the permutation is padded like DistributedSampler does (the first rows of the epoch's
+permutation are repeated until the row count divides by the process count).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import torch
+import torch.distributed as dist
+from torch import nn
+from torch.utils.data import DataLoader, DistributedSampler
+
+from treino.engine.batching import EVAL_ROWS, Batch, InMemory, Loader, Source
+from treino.engine.callbacks import Callback
+from treino.errors import ConfigError
+
+if TYPE_CHECKING:
+    from treino.engine.loop import TrainState
+
+TIMEOUT_ENV = "TREINO_DIST_TIMEOUT"  # seconds: rendezvous join, store reads and collectives
+DEFAULT_TIMEOUT = 300
+
+
+def timeout_seconds() -> int:
+    """The one timeout of the distributed machinery; TREINO_DIST_TIMEOUT overrides it."""
+    raw = os.environ.get(TIMEOUT_ENV, str(DEFAULT_TIMEOUT))
+    if not raw.isdigit() or int(raw) <= 0:
+        raise ConfigError(f"{TIMEOUT_ENV}={raw!r}: must be a positive number of seconds, e.g. 300")
+    return int(raw)
+
+
+def env_rank() -> int:
+    """This process's global rank as torchrun set it (0 when not under torchrun)."""
+    return int(os.environ.get("RANK", "0"))
+
+
+def env_world() -> int:
+    return int(os.environ.get("WORLD_SIZE", "1"))
+
+
+def under_torchrun() -> bool:
+    return "LOCAL_RANK" in os.environ and "WORLD_SIZE" in os.environ
+
+
+def is_main() -> bool:
+    """Rank 0 alone writes the run folder, the checkpoints and the report, and prints."""
+    return env_rank() == 0
+
+
+def uses_cuda(device: str) -> bool:
+    return device == "cuda" or (device == "auto" and torch.cuda.is_available())
+
+
+def setup(device: str = "auto") -> Group | None:
+    """Join the process group torchrun prepared (gloo on CPU, NCCL on GPU); None when alone."""
+    world = env_world()
+    if world <= 1:
+        return None
+    if not dist.is_initialized():
+        local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+        backend = "gloo"
+        if uses_cuda(device):  # untested here (no GPU): one process per GPU, NCCL between them
+            torch.cuda.set_device(local_rank)
+            backend = "nccl"
+        dist.init_process_group(backend, timeout=timedelta(seconds=timeout_seconds()))
+    return Group(dist.get_rank(), dist.get_world_size())
+
+
+def current() -> Group | None:
+    """The group of an initialized process group with more than one process, else None."""
+    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() <= 1:
+        return None
+    return Group(dist.get_rank(), dist.get_world_size())
+
+
+def teardown() -> None:
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
+
+
+def broadcast(obj: Any, group: Group | None) -> Any:
+    """Rank 0's `obj` on every rank (e.g. the checkpoint to resume from)."""
+    if group is None:
+        return obj
+    box = [obj]
+    dist.broadcast_object_list(box, src=0)
+    return box[0]
+
+
+def resume_after_restart(out: str | Path | None, resume: str | Path | None) -> str | Path | None:
+    """After torchrun's elastic restart, continue the run folder from its last checkpoint.
+
+    A first attempt that died before its first checkpoint leaves only config.yaml and empty
+    folders: rank 0 clears them so the run starts anew in the same folder.
+    """
+    if resume is not None or out is None or int(os.environ.get("TORCHELASTIC_RESTART_COUNT", "0")) == 0:
+        return resume
+    folder = Path(out)
+    if not is_main():  # rank 0 decides and broadcasts the checkpoint
+        return None
+    if (folder / "checkpoints" / "last.pt").exists():
+        return folder
+    (folder / "config.yaml").unlink(missing_ok=True)
+    for sub in ("checkpoints", "model"):
+        if (folder / sub).is_dir() and not any((folder / sub).iterdir()):
+            (folder / sub).rmdir()
+    return None
+
+
+class Group:
+    """This process's place among the data-parallel processes, and what the loop asks of them."""
+
+    def __init__(self, rank: int, world: int) -> None:
+        self.rank, self.world = rank, world
+        self.ddp: nn.Module | None = None
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+    def wrap(self, model: nn.Module, device: torch.device) -> nn.Module:
+        """DDP around the model; it broadcasts rank 0's weights, then averages every gradient."""
+        from torch.nn.parallel import DistributedDataParallel as DDP
+
+        ids = [device.index if device.index is not None else torch.cuda.current_device()]
+        self.ddp = DDP(model, device_ids=ids if device.type == "cuda" else None)
+        return self.ddp
+
+    def shard(self, source: Source, seed: int) -> Source:
+        """This rank's share of the training batches; `source.batch_size` stays the global batch."""
+        if isinstance(source, InMemory):
+            return Shard(source, self.rank, self.world)
+        return _sharded_loader(source, self.rank, self.world, seed)
+
+    def reduce_epoch(
+        self, step_losses: torch.Tensor, outs: list[torch.Tensor], targets: list[torch.Tensor]
+    ) -> tuple[torch.Tensor, list[torch.Tensor], list[torch.Tensor]]:
+        """The epoch's one exchange: every step's loss averaged over ranks (equal shards make it
+        the global batch mean), and all outputs/targets gathered for the train metrics."""
+        losses = step_losses.clone()
+        dist.all_reduce(losses)
+        losses /= self.world
+        if outs:
+            outs, targets = [_gather(torch.cat(outs), self.world)], [_gather(torch.cat(targets), self.world)]
+        return losses, outs, targets
+
+    def agree_stop(self, state: TrainState) -> None:
+        """Stop everywhere when any rank was asked to (a signal) or rank 0's early stopping says so."""
+        flag = torch.tensor([float(state.should_stop)], device=_collective_device())
+        dist.all_reduce(flag, op=dist.ReduceOp.MAX)
+        box = [(state.should_stop, state.stop_reason, state.best_epoch, state.best_value)]
+        dist.broadcast_object_list(box, src=0)  # rank 0's decision wins: one truth, broadcast
+        stop, reason, state.best_epoch, state.best_value = box[0]
+        state.should_stop = bool(flag.item()) or stop
+        state.stop_reason = reason or state.stop_reason or ("stopped on another process's signal")
+
+
+def _collective_device() -> torch.device:
+    return (
+        torch.device("cuda", torch.cuda.current_device())
+        if dist.get_backend() == "nccl"
+        else torch.device("cpu")
+    )
+
+
+def _gather(tensor: torch.Tensor, world: int) -> torch.Tensor:
+    parts = [torch.empty_like(tensor) for _ in range(world)]
+    dist.all_gather(parts, tensor.contiguous())
+    return torch.cat(parts)
+
+
+class AgreeOnStop(Callback):
+    """Runs last at every epoch end so that all processes leave the loop together."""
+
+    def __init__(self, group: Group) -> None:
+        self.group = group
+
+    def on_epoch_end(self, state: TrainState, logs: dict[str, float]) -> None:
+        self.group.agree_stop(state)
+
+
+class Shard:
+    """One rank's rows of an in-memory split, a slice of the same global permutation on every rank.
+
+    Rank r takes positions r, r + W, r + 2W, ... of the (padded) permutation, so its step-k
+    batch of B/W rows is exactly its share of the rows the single process would use at step k.
+    """
+
+    def __init__(self, source: InMemory, rank: int, world: int) -> None:
+        self.source, self.rank, self.world = source, rank, world
+        self.x, self.y = source.x, source.y  # resident on the device, as the loop expects
+        n, batch = len(source.x), source.batch_size
+        self.padded = -(-n // world) * world  # rows after DistributedSampler-style padding
+        self.full = batch >= n
+        if not self.full and batch % world:
+            low, high = max(world, batch // world * world), (batch // world + 1) * world
+            raise ConfigError(
+                f"train.batch_size {batch} does not split evenly over {world} processes; "
+                f"use a multiple of {world} (e.g. {low} or {high}) or 'full'"
+            )
+        self.batch_size = batch  # global
+        self.local_batch = self.padded // world if self.full else batch // world
+
+    def __len__(self) -> int:  # steps per epoch, the same as one process with the global batch
+        return 1 if self.full else -(-len(self.x) // self.batch_size)
+
+    @property
+    def rows(self) -> int:
+        return len(self.x)
+
+    def to(self, device: torch.device) -> Shard:
+        return Shard(self.source.to(device), self.rank, self.world)
+
+    def epoch(self, generator: torch.Generator | None) -> Iterator[Batch]:
+        n = len(self.x)
+        # Full batch draws no permutation, like InMemory, so a resume across process counts
+        # finds the shared generator where one process would have left it.
+        order = torch.arange(n) if self.full else torch.randperm(n, generator=generator)
+        if self.padded > n:
+            order = torch.cat([order, order[: self.padded - n]])
+        mine = order[self.rank :: self.world].to(self.x.device)
+        x, y = self.x[mine], self.y[mine]  # one gather per epoch, then views
+        for start in range(0, len(mine), self.local_batch):
+            yield x[start : start + self.local_batch], y[start : start + self.local_batch]
+
+    def ordered(self, rows: int = EVAL_ROWS) -> Iterator[Batch]:
+        return self.source.ordered(rows)
+
+
+class ShardedLoader(Loader):
+    """Lazy data: a DataLoader over a DistributedSampler, reshuffled from the shared generator."""
+
+    def __init__(self, loader: DataLoader, sampler: DistributedSampler, whole: Loader) -> None:
+        super().__init__(loader)
+        self.sampler, self.whole = sampler, whole
+
+    def epoch(self, generator: torch.Generator | None) -> Iterator[Batch]:
+        # The same draw on every rank (same seed, same generator), and it survives a resume.
+        self.sampler.set_epoch(int(torch.randint(2**31 - 1, (), generator=generator)))
+        yield from self.loader
+
+    def ordered(self, rows: int = EVAL_ROWS) -> Iterator[Batch]:
+        return self.whole.ordered(rows)
+
+
+def _sharded_loader(source: Loader, rank: int, world: int, seed: int) -> ShardedLoader:
+    loader = source.loader
+    batch = loader.batch_size
+    if batch is None or batch % world:
+        raise ConfigError(
+            f"the DataLoader's batch_size {batch} does not split evenly over {world} processes; "
+            f"give a batch_size that is a multiple of {world}"
+        )
+    sampler = DistributedSampler(loader.dataset, num_replicas=world, rank=rank, shuffle=True, seed=seed)
+    sharded = DataLoader(
+        loader.dataset, batch_size=batch // world, sampler=sampler, num_workers=loader.num_workers,
+        collate_fn=loader.collate_fn, pin_memory=loader.pin_memory, drop_last=loader.drop_last,
+        persistent_workers=loader.persistent_workers,
+    )  # fmt: skip
+    return ShardedLoader(sharded, sampler, source)
