@@ -14,14 +14,14 @@ import torch
 from torch import nn
 
 from treino import config as C
+from treino import guard, rundir
 from treino import losses as L
 from treino import metrics as M
-from treino import rundir
 from treino.engine.batching import InMemory
 from treino.engine.callbacks import Callback, EarlyStopping, ProgressBar
 from treino.engine.checkpoint import Checkpoint
 from treino.engine.checkpoint import load as load_checkpoint
-from treino.engine.loop import TrainState, evaluate, fit, resolve_device
+from treino.engine.loop import evaluate, fit, resolve_device
 from treino.optim import build_optimizer, build_schedule
 from treino.tasks import TaskName
 
@@ -42,30 +42,12 @@ class Run:
     def status(self) -> str:
         return self.metrics["status"]
 
-
-class StopOnSignal(Callback):
-    """Ctrl-C / SIGTERM: stop at the next step boundary; history and report still get written."""
-
-    def __init__(self) -> None:
-        self.received: int | None = None
-        self._previous: dict[int, Any] = {}
-
-    def on_fit_start(self, state: TrainState) -> None:
-        def handler(signum: int, frame: Any) -> None:
-            self.received = signum
-            state.should_stop = True
-
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            try:
-                self._previous[sig] = signal.signal(sig, handler)
-            except ValueError:  # not the main thread: leave signals alone
-                return
-
-    def on_fit_end(self, state: TrainState) -> None:
-        for sig, previous in self._previous.items():
-            signal.signal(sig, previous)
-
-    on_exception = lambda self, state, error: self.on_fit_end(state)  # noqa: E731
+    @property
+    def exit_code(self) -> int:
+        """0 done, 3 diverged, 128 + the signal's number (130 SIGINT, 143 SIGTERM) when stopped."""
+        if self.metrics.get("signal"):
+            return 128 + signal.Signals[self.metrics["signal"]].value
+        return EXIT_CODES[self.status]
 
 
 def say(message: str, quiet: bool = False) -> None:
@@ -88,21 +70,38 @@ def train(
         >>> run = treino.train("iris.yaml", {"optimizer.lr": 0.01})
         >>> run.metrics["test"]["accuracy"]
     """
+    started = time.perf_counter()
+    cfg = C.load(config, overrides) if resume is None else None
+    run_dir = Path(resume or out or rundir.default_dir(cfg.name))  # type: ignore[union-attr]
+    with guard.SignalGuard() as signals:
+        # the lock first: a second trainer on this folder is refused before it reads or writes
+        lock, folder = guard.open_folder(run_dir, resume=resume is not None)
+        try:
+            ckpt = None
+            if resume is not None:
+                cfg, ckpt = guard.resume_point(run_dir, overrides)
+            return _train(cfg, run_dir, ckpt, signals, started, quiet, callbacks)
+        except BaseException:
+            if folder is not None:  # a new run that failed before its first checkpoint: no trace
+                folder.discard()
+            raise
+        finally:
+            lock.release()
+
+
+def _train(
+    cfg: C.Config,
+    run_dir: Path,
+    ckpt: dict[str, Any] | None,
+    signals: guard.SignalGuard,
+    started: float,
+    quiet: bool,
+    callbacks: Sequence[Callback],
+) -> Run:
+    """The body of train(), inside the run folder's lock."""
     from treino import data as D
     from treino import models
 
-    started = time.perf_counter()
-    ckpt = None
-    if resume is not None:
-        run_dir = Path(resume)
-        if not (run_dir / "config.yaml").exists():
-            raise rundir.RunError(f"--resume {run_dir}: not a treino run folder (no config.yaml)")
-        cfg = C.load(run_dir / "config.yaml", overrides)
-        ckpt = load_checkpoint(run_dir / "checkpoints" / "last.pt")
-        rundir.prepare(run_dir, resume=True)
-    else:
-        cfg = C.load(config, overrides)
-        run_dir = rundir.prepare(Path(out) if out else rundir.default_dir(cfg.name))
     if cfg.tune:
         say("note: the config's tune section is used by treino tune only; ignored here", quiet)
     rundir.write_text(run_dir / "config.yaml", cfg.to_yaml())
@@ -117,7 +116,12 @@ def train(
     batch = _batch_size(cfg, len(data.train), info, quiet)
     _describe(info, quiet)
     target_scale = data.preprocessing.get("target") if task == "regression" else None
-    model = models.build(cfg.model, info, target_scale)
+    x = data.train.x
+    dense = isinstance(x, torch.Tensor) and x.layout == torch.strided
+    example = x[:2] if dense else models.example_input(info)  # a batch of 2 for shape checks
+    model = models.build(cfg.model, info, target_scale, example=example)
+    if cfg.model.weights and ckpt is None:  # a resumed run takes its weights from the checkpoint
+        say(models.load_pretrained(model, cfg.model.weights, cfg.model.weights_strict), quiet)
     counts = info.class_counts.get("train") if task != "regression" else None
     loss_fn = L.build(cfg.loss, task, counts)
     if target_scale is not None:
@@ -127,9 +131,12 @@ def train(
     schedule = build_schedule(optimizer, cfg.schedule, cfg.train.epochs, steps)
     # extra callbacks (e.g. tune's pruner) run after early stopping has seen the epoch
     callbacks = _callbacks(cfg, run_dir, task, data.val is not None, quiet) + list(callbacks)
-    n_params = models.count_parameters(model)
-    say(f"model: {models.resolve_kind(cfg.model, info)}, {n_params:,} parameters", quiet)
+    callbacks += [signals.callback(), Checkpoint(run_dir / "checkpoints")]  # last: it saves the others' state
+    kind = models.resolve_kind(cfg.model, info)
+    summary = models.summarize(model, example)
+    say(models.format_summary(summary, kind), quiet)
 
+    (run_dir / "metrics.json").unlink(missing_ok=True)  # present again only when this run's files are
     history = fit(
         model, (data.train.x, data.train.y),
         (data.val.x, data.val.y) if data.val is not None else None,
@@ -138,10 +145,7 @@ def train(
         clip_grad=cfg.train.clip_grad, schedule=schedule, device=cfg.train.device,
         seed=cfg.seed, resume=ckpt,
     )  # fmt: skip
-    signal_cb = next(cb for cb in callbacks if isinstance(cb, StopOnSignal))
-    status = history.status
-    if signal_cb.received is not None:
-        status = "interrupted"
+    status = _settle(history, model, cfg, run_dir, signals)
 
     device = resolve_device(cfg.train.device)
     scores: dict[str, dict[str, float]] = {}
@@ -165,16 +169,14 @@ def train(
             "train_seconds": round(float(frame["seconds"].sum()) if len(frame) else 0.0, 3),
             "seconds_per_epoch": round(float(frame["seconds"].median()) if len(frame) else 0.0, 4),
         },
-        "model": {
-            "kind": models.resolve_kind(cfg.model, info),
-            "parameters": n_params,
-            "layers": str(model),
-        },
+        "model": {"kind": kind, **summary, "summary": models.format_summary(summary, kind)},
         "data": info.to_dict(),
         "seed": cfg.seed,
         "versions": rundir.versions(),
         "diagnosis": [],
     }
+    if status == "interrupted" and signals.received is not None:
+        metrics["signal"] = signals.name
     frame.to_csv(run_dir / "history.csv.tmp", index=False)
     (run_dir / "history.csv.tmp").replace(run_dir / "history.csv")
     if cfg.log.steps:
@@ -189,6 +191,27 @@ def train(
         report.write(run_dir)
     _summary(metrics, run_dir, quiet)
     return Run(run_dir, cfg, frame, metrics, model)
+
+
+def _settle(history: Any, model: nn.Module, cfg: C.Config, run_dir: Path, signals: guard.SignalGuard) -> str:
+    """The run's status after fit(); a stopped run keeps the model of its last complete epoch."""
+    status = history.status
+    if signals.received is not None and status not in ("completed", "diverged") and not history.stop_reason:
+        status = "interrupted"
+        if not history.epochs:
+            raise guard.Interrupted(
+                signals.received,
+                f"interrupted by {signals.name} before the first epoch ended; nothing was saved",
+            )
+        history.stop_reason = (
+            f"interrupted by {signals.name} after epoch {len(history.epochs)}; "
+            f"continue with: treino train --resume {run_dir}"
+        )
+    last = run_dir / "checkpoints" / "last.pt"
+    best_restored = cfg.train.restore_best and history.best_epoch is not None
+    if status in ("interrupted", "diverged") and not best_restored and last.exists():
+        model.load_state_dict(load_checkpoint(last)["model"])  # drop the partial (or non-finite) epoch
+    return status
 
 
 def _targets(y: torch.Tensor, task: TaskName) -> torch.Tensor:
@@ -223,8 +246,6 @@ def _callbacks(cfg: C.Config, run_dir: Path, task: str, has_val: bool, quiet: bo
             higher_is_better=M.higher_is_better(monitor),
             restore_best=cfg.train.restore_best,
         ),
-        Checkpoint(run_dir / "checkpoints"),
-        StopOnSignal(),
     ]
     if cfg.log.progress and not quiet:
         callbacks.append(ProgressBar("loss" if task == "regression" else "accuracy"))

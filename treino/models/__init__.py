@@ -3,9 +3,6 @@ the task: 1 unit per regression target, 1 logit for binary, K logits for K class
 
 from __future__ import annotations
 
-import importlib
-import inspect
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -14,11 +11,27 @@ from torch import Tensor, nn
 
 from treino.config import ModelConfig
 from treino.data.core import DataInfo
-from treino.errors import ConfigError, ModelError
+from treino.errors import ConfigError
+from treino.models import weights as W
 from treino.models.cnn import CNN
+from treino.models.custom import build_custom, check_output
 from treino.models.linear import Linear
 from treino.models.mlp import MLP
+from treino.models.summary import format_summary, summarize
+from treino.models.text import TfidfMLP, TokenBag
 from treino.registry import Registry
+
+__all__ = [
+    "MODELS",
+    "build",
+    "count_parameters",
+    "example_input",
+    "format_summary",
+    "initialize",
+    "load_pretrained",
+    "resolve_kind",
+    "summarize",
+]
 
 Builder = Callable[[ModelConfig, DataInfo], nn.Module]
 MODELS: Registry[Builder] = Registry("model", key="model.kind")
@@ -46,6 +59,11 @@ class WithRescale(nn.Module):
         return self.rescale(self.core(x))
 
 
+def vocab_size(info: DataInfo) -> int | None:
+    """The vocabulary size when the inputs are token ids (B, L), else None."""
+    return info.vocab_size if info.text_mode == "tokens" else None
+
+
 @MODELS.register("linear")
 @MODELS.register("logistic")
 @MODELS.register("softmax")
@@ -67,34 +85,39 @@ def _cnn(cfg: ModelConfig, info: DataInfo) -> nn.Module:
             f"model.kind: cnn needs images (C, H, W) but {info.source} gives rows of "
             f"{info.input_shape[0]} features; use mlp"
         )
+    if isinstance(cfg.padding, int) and cfg.padding < 0:
+        raise ConfigError(f"model.padding: must be 0 or more, or 'same' (got {cfg.padding})")
     return CNN(info.input_shape, info.n_outputs, cfg.channels, cfg.kernel, cfg.pool,
-               cfg.hidden, cfg.activation, cfg.dropout, cfg.batch_norm is not False)  # fmt: skip
+               cfg.hidden, cfg.activation, cfg.dropout, cfg.batch_norm is not False,
+               cfg.stride, cfg.padding, cfg.head)  # fmt: skip
+
+
+@MODELS.register("text")
+def _text(cfg: ModelConfig, info: DataInfo) -> nn.Module:
+    vocab = vocab_size(info)
+    if vocab:
+        return TokenBag(vocab, info.n_outputs, cfg.embed_dim, cfg.hidden, cfg.activation,
+                        cfg.dropout, bool(cfg.batch_norm))  # fmt: skip
+    if len(info.input_shape) != 1:
+        raise ConfigError(
+            f"model.kind: text needs TF-IDF features or token ids but {info.source} gives images "
+            f"{'x'.join(map(str, info.input_shape))}; use cnn"
+        )
+    return TfidfMLP(info.input_shape[0], info.n_outputs, cfg.hidden, cfg.activation, cfg.dropout,
+                    bool(cfg.batch_norm))  # fmt: skip
 
 
 def resolve_kind(cfg: ModelConfig, info: DataInfo) -> str:
+    """`auto` -> cnn for images, text for text, mlp otherwise; other kinds as given."""
     if cfg.kind != "auto":
         return cfg.kind
-    return "cnn" if info.kind == "image" else "mlp"
+    return {"image": "cnn", "text": "text"}.get(info.kind, "mlp")
 
 
-def _custom(path: str, cfg: ModelConfig, info: DataInfo) -> nn.Module:
-    module_name, _, class_name = path.partition(":")
-    if str(Path.cwd()) not in sys.path:
-        sys.path.insert(0, str(Path.cwd()))
-    try:
-        cls = getattr(importlib.import_module(module_name), class_name)
-    except (ImportError, AttributeError) as exc:
-        raise ModelError(
-            f"model.kind: cannot import '{path}' ({exc}); give 'package.module:Class' "
-            f"importable from the working directory"
-        ) from None
-    params = inspect.signature(cls).parameters
-    extra = {k: v for k, v in (("input_shape", info.input_shape), ("n_outputs", info.n_outputs))
-             if k in params and k not in cfg.args}  # fmt: skip
-    try:
-        return cls(**cfg.args, **extra)
-    except TypeError as exc:
-        raise ModelError(f"model.args: {class_name}({exc}); fix model.args") from None
+def example_input(info: DataInfo, batch: int = 2) -> Tensor:
+    """A batch of zeros shaped like the inputs (token ids are int64), for shape checks."""
+    dtype = torch.long if vocab_size(info) else torch.float32
+    return torch.zeros(batch, *info.input_shape, dtype=dtype)
 
 
 def initialize(model: nn.Module, cfg: ModelConfig) -> None:
@@ -115,11 +138,27 @@ def initialize(model: nn.Module, cfg: ModelConfig) -> None:
                 nn.init.zeros_(module.bias)
 
 
-def build(cfg: ModelConfig, info: DataInfo, target_scale: dict | None = None) -> nn.Module:
-    """The model for this data; regression outputs are rescaled to the target's units."""
+def build(
+    cfg: ModelConfig,
+    info: DataInfo,
+    target_scale: dict | None = None,
+    *,
+    example: Tensor | None = None,
+) -> nn.Module:
+    """The model for this data; regression outputs are rescaled to the target's units.
+
+    A custom model (`package.module:Class`) runs once on `example` (a batch of 2; zeros when
+    None) so that a wrong output shape fails here, with the fix, not in the loss.
+    `model.weights` is not applied here: see `load_pretrained`.
+
+    Example:
+        >>> model = build(ModelConfig(kind="mlp", hidden=[32]), data.info)
+    """
     kind = resolve_kind(cfg, info)
     if ":" in kind:
-        model = _custom(kind, cfg, info)
+        model = build_custom(kind, cfg.args, info.input_shape, info.n_outputs)
+        sample = example[:2] if example is not None else example_input(info)
+        check_output(model, sample, info.task, info.n_outputs, kind)
     else:
         if kind in NEEDS_TASK and info.task != NEEDS_TASK[kind]:
             raise ConfigError(
@@ -131,6 +170,13 @@ def build(cfg: ModelConfig, info: DataInfo, target_scale: dict | None = None) ->
     if target_scale is not None:
         model = WithRescale(model, Rescale(target_scale["mean"], target_scale["std"]))
     return model
+
+
+def load_pretrained(model: nn.Module, path: str | Path, strict: bool = True) -> str:
+    """Load `model.weights` into a built model (into the core of a rescaled regression model);
+    returns a one-line note. See treino.models.weights."""
+    core = model.core if isinstance(model, WithRescale) else model
+    return W.load_into(core, path, strict)
 
 
 def count_parameters(model: nn.Module) -> int:

@@ -1,14 +1,29 @@
-"""Convolutional network: conv blocks (convolution, [batch norm], activation, pooling), global
-average pooling, then a small MLP head. Works for 1 or 3 channels and any image size."""
+"""Convolutional network: conv blocks (convolution, [batch norm], activation, [pooling],
+[dropout]), then global average pooling or flatten, then a small MLP head. Works for 1 or 3
+channels and any image size."""
 
 from __future__ import annotations
 
 from torch import Tensor, nn
 
+from treino.errors import ConfigError
 from treino.models.mlp import ACTIVATIONS, dense_stack
 
 
+def conv_size(size: int, kernel: int, stride: int, padding: int) -> int:
+    """Output length of a convolution along one axis."""
+    return (size + 2 * padding - kernel) // stride + 1
+
+
 class CNN(nn.Module):
+    """Conv blocks then a dense head; forward maps (B, C, H, W) to (B, n_outputs) logits/values.
+
+    Example:
+        >>> net = CNN((1, 8, 8), 10, channels=[16, 32])
+        >>> net(torch.zeros(4, 1, 8, 8)).shape
+        torch.Size([4, 10])
+    """
+
     def __init__(
         self,
         input_shape: tuple[int, ...],
@@ -20,24 +35,38 @@ class CNN(nn.Module):
         activation: str = "relu",
         dropout: float = 0.0,
         batch_norm: bool = True,
+        stride: int = 1,
+        padding: int | str = "same",
+        head: str = "global",
     ) -> None:
         super().__init__()
-        c_in, size = input_shape[0], min(input_shape[1:])
+        pad = kernel // 2 if padding == "same" else int(padding)
+        c_in, h, w = input_shape
         blocks: list[nn.Module] = []
-        for c_out in channels:
-            blocks.append(nn.Conv2d(c_in, c_out, kernel, padding=kernel // 2, bias=not batch_norm))
+        for i, c_out in enumerate(channels, start=1):
+            h, w = conv_size(h, kernel, stride, pad), conv_size(w, kernel, stride, pad)
+            if h < 1 or w < 1:
+                raise ConfigError(
+                    f"model.channels: the {input_shape[1]}x{input_shape[2]} image shrinks to nothing in "
+                    f"conv block {i} (kernel {kernel}, stride {stride}, padding {pad}); "
+                    f"use fewer blocks, a smaller stride or more padding"
+                )
+            blocks.append(nn.Conv2d(c_in, c_out, kernel, stride, pad, bias=not batch_norm))
             if batch_norm:
                 blocks.append(nn.BatchNorm2d(c_out))
             blocks.append(ACTIVATIONS[activation]())
-            if pool != "none" and size >= 2:  # halve the image while it is at least 2 pixels
+            if pool != "none" and min(h, w) >= 2:  # halve the image while it is at least 2 pixels
                 blocks.append(nn.MaxPool2d(2) if pool == "max" else nn.AvgPool2d(2))
-                size //= 2
+                h, w = h // 2, w // 2
+            if dropout > 0:
+                blocks.append(nn.Dropout2d(dropout))
             c_in = c_out
         self.features = nn.Sequential(*blocks)
-        self.pool = nn.AdaptiveAvgPool2d(1)
-        self.head, width = dense_stack(c_in, hidden or [], activation, dropout, False)
+        self.pool = nn.AdaptiveAvgPool2d(1) if head == "global" else nn.Identity()
+        n_flat = c_in if head == "global" else c_in * h * w
+        self.head, width = dense_stack(n_flat, hidden or [], activation, dropout, False)
         self.out = nn.Linear(width, n_outputs)
 
     def forward(self, x: Tensor) -> Tensor:
-        x = self.pool(self.features(x)).flatten(1)  # (B, C, H, W) -> (B, C)
+        x = self.pool(self.features(x)).flatten(1)  # (B, C, H, W) -> (B, C) or (B, C*H*W)
         return self.out(self.head(x))

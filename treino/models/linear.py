@@ -9,6 +9,13 @@ from torch import Tensor, nn
 
 
 class Linear(nn.Module):
+    """One affine map of the flattened input: (B, *input_shape) -> (B, n_outputs).
+
+    Example:
+        >>> Linear((4,), 3)(torch.zeros(2, 4)).shape
+        torch.Size([2, 3])
+    """
+
     def __init__(self, input_shape: tuple[int, ...], n_outputs: int) -> None:
         super().__init__()
         self.linear = nn.Linear(math.prod(input_shape), n_outputs)

@@ -33,6 +33,13 @@ def dense_stack(
 
 
 class MLP(nn.Module):
+    """Dense layers on the flattened input, then a linear output layer; `hidden=[]` is linear.
+
+    Example:
+        >>> MLP((64,), 10, hidden=[128, 64], activation="tanh", dropout=0.2)(torch.zeros(2, 64)).shape
+        torch.Size([2, 10])
+    """
+
     def __init__(
         self,
         input_shape: tuple[int, ...],

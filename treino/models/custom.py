@@ -1,0 +1,102 @@
+"""Your own model: `model.kind: "package.module:Class"` (or a function returning an nn.Module)
+with `model.args`, imported from the working directory, and its output checked against the
+task on a batch of 2 before any training."""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import sys
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from treino.errors import ModelError
+
+WHAT = {
+    "binary": "1 logit per sample",
+    "multiclass": "{n} logits per sample, one per class",
+    "regression": "{n} value(s) per sample, one per target",
+}
+
+
+def import_object(path: str) -> Any:
+    """'package.module:Name' -> the object, importable from the working directory."""
+    module_name, sep, name = path.partition(":")
+    if not sep or not module_name or not name:
+        raise ModelError(f"model.kind: '{path}' is not 'package.module:Class'; e.g. mynets:SmallNet")
+    if str(Path.cwd()) not in sys.path:
+        sys.path.insert(0, str(Path.cwd()))
+    try:
+        module = importlib.import_module(module_name)
+    except Exception as exc:  # the user's file may fail in any way: say how, in one line
+        raise ModelError(
+            f"model.kind: cannot import '{path}' ({_one_line(exc)}); give 'package.module:Class' "
+            f"importable from the working directory"
+        ) from exc
+    if not hasattr(module, name):
+        found = sorted(k for k, v in vars(module).items() if isinstance(v, type) and issubclass(v, nn.Module))
+        listed = f"; nn.Module classes there: {', '.join(found)}" if found else ""
+        raise ModelError(f"model.kind: module '{module_name}' has no '{name}'{listed}")
+    return getattr(module, name)
+
+
+def build_custom(path: str, args: dict[str, Any], input_shape: tuple[int, ...], n_outputs: int) -> nn.Module:
+    """Call the class with `model.args`, adding input_shape/n_outputs when it takes them."""
+    factory = import_object(path)
+    try:
+        params = inspect.signature(factory).parameters
+    except (TypeError, ValueError):
+        params = {}  # type: ignore[assignment]
+    given = {"input_shape": input_shape, "n_outputs": n_outputs}
+    extra = {k: v for k, v in given.items() if k in params and k not in args}
+    name = path.partition(":")[2]
+    try:
+        model = factory(**args, **extra)
+    except TypeError as exc:
+        raise ModelError(f"model.args: {str(exc).splitlines()[0]}; fix model.args for {name}") from exc
+    except Exception as exc:
+        raise ModelError(f"model.kind: {name}(**model.args) failed: {_one_line(exc)}") from exc
+    if not isinstance(model, nn.Module):
+        raise ModelError(
+            f"model.kind: '{path}' gave a {type(model).__name__}, not a torch nn.Module; "
+            f"point it at an nn.Module class or a function that returns one"
+        )
+    return model
+
+
+def check_output(model: nn.Module, example: Tensor, task: str, n_outputs: int, kind: str) -> None:
+    """One forward pass on `example` (a batch of 2, eval mode, no gradients): the output must
+    be (2, n_outputs) as the task's loss needs it."""
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            out = model(example)
+    except Exception as exc:
+        shape = "x".join(map(str, example.shape[1:]))
+        raise ModelError(
+            f"model.kind: {kind} fails on a batch of {len(example)} inputs of shape {shape} "
+            f"({_one_line(exc)}); make its first layer take {shape} per sample"
+        ) from exc
+    finally:
+        model.train(was_training)
+    expected = (len(example), n_outputs)
+    if not isinstance(out, Tensor):
+        raise ModelError(
+            f"model.kind: {kind} returns a {type(out).__name__}, not a tensor; forward must "
+            f"return the logits or values as one tensor {expected}"
+        )
+    if tuple(out.shape) != expected:
+        what = WHAT[task].format(n=n_outputs)
+        raise ModelError(
+            f"model.kind: {kind} returns shape {tuple(out.shape)} for a batch of {len(example)}, "
+            f"but this {task} task needs {expected} ({what}); make its last layer output {n_outputs}"
+        )
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
