@@ -70,14 +70,17 @@ def setup(device: str = "auto") -> Group | None:
     world = env_world()
     if world <= 1:
         return None
-    if not dist.is_initialized():
+    owned = not dist.is_initialized()  # a user's own script may have joined already: leave it be
+    if owned:
         local_rank = int(os.environ.get("LOCAL_RANK", "0"))
         backend = "gloo"
         if uses_cuda(device):  # untested here (no GPU): one process per GPU, NCCL between them
             torch.cuda.set_device(local_rank)
             backend = "nccl"
         dist.init_process_group(backend, timeout=timedelta(seconds=timeout_seconds()))
-    return Group(dist.get_rank(), dist.get_world_size())
+    group = Group(dist.get_rank(), dist.get_world_size())
+    group.owned = owned
+    return group
 
 
 def current() -> Group | None:
@@ -87,8 +90,9 @@ def current() -> Group | None:
     return Group(dist.get_rank(), dist.get_world_size())
 
 
-def teardown() -> None:
-    if dist.is_available() and dist.is_initialized():
+def teardown(group: Group | None) -> None:
+    """Leave the process group that setup() joined (not one the user's own code made)."""
+    if group is not None and group.owned and dist.is_initialized():
         dist.destroy_process_group()
 
 
@@ -102,23 +106,12 @@ def broadcast(obj: Any, group: Group | None) -> Any:
 
 
 def resume_after_restart(out: str | Path | None, resume: str | Path | None) -> str | Path | None:
-    """After torchrun's elastic restart, continue the run folder from its last checkpoint.
-
-    A first attempt that died before its first checkpoint leaves only config.yaml and empty
-    folders: rank 0 clears them so the run starts anew in the same folder.
-    """
-    if resume is not None or out is None or int(os.environ.get("TORCHELASTIC_RESTART_COUNT", "0")) == 0:
+    """After torchrun's elastic restart, rank 0 continues the run folder from its last checkpoint
+    (or from the top when the first attempt died before one); the others get it broadcast."""
+    restarted = int(os.environ.get("TORCHELASTIC_RESTART_COUNT", "0")) > 0
+    if resume is not None or out is None or not restarted or not is_main():
         return resume
-    folder = Path(out)
-    if not is_main():  # rank 0 decides and broadcasts the checkpoint
-        return None
-    if (folder / "checkpoints" / "last.pt").exists():
-        return folder
-    (folder / "config.yaml").unlink(missing_ok=True)
-    for sub in ("checkpoints", "model"):
-        if (folder / sub).is_dir() and not any((folder / sub).iterdir()):
-            (folder / sub).rmdir()
-    return None
+    return out if (Path(out) / "config.yaml").is_file() else None
 
 
 class Group:
@@ -127,6 +120,7 @@ class Group:
     def __init__(self, rank: int, world: int) -> None:
         self.rank, self.world = rank, world
         self.ddp: nn.Module | None = None
+        self.owned = False  # True when setup() initialized the process group
 
     @property
     def main(self) -> bool:
@@ -166,7 +160,9 @@ class Group:
         dist.broadcast_object_list(box, src=0)  # rank 0's decision wins: one truth, broadcast
         stop, reason, state.best_epoch, state.best_value = box[0]
         state.should_stop = bool(flag.item()) or stop
-        state.stop_reason = reason or state.stop_reason or ("stopped on another process's signal")
+        state.stop_reason = reason
+        if state.should_stop and not stop:  # rank 0 saw no reason: another rank got a signal
+            state.stop_reason = "stopped because another process received a signal"
 
 
 def _collective_device() -> torch.device:

@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from treino import config as C
-from treino import guard, rundir
+from treino import distributed, guard, rundir
 from treino import losses as L
 from treino import metrics as M
 from treino.engine.batching import InMemory
@@ -71,9 +71,13 @@ def train(
         >>> run.metrics["test"]["accuracy"]
     """
     started = time.perf_counter()
+    resume = distributed.resume_after_restart(out, resume)  # torchrun restarted a dead worker
     cfg = C.load(config, overrides) if resume is None else None
     run_dir = Path(resume or out or rundir.default_dir(cfg.name))  # type: ignore[union-attr]
     with guard.SignalGuard() as signals:
+        if not distributed.is_main():  # under torchrun: rank 0 alone owns the folder and prints
+            cfg = cfg or C.load(run_dir / "config.yaml", overrides)
+            return _train(cfg, run_dir, None, signals, started, True, callbacks)
         # the lock first: a second trainer on this folder is refused before it reads or writes
         lock, folder = guard.open_folder(run_dir, resume=resume is not None)
         try:
@@ -104,7 +108,11 @@ def _train(
 
     if cfg.tune:
         say("note: the config's tune section is used by treino tune only; ignored here", quiet)
-    rundir.write_text(run_dir / "config.yaml", cfg.to_yaml())
+    main = distributed.is_main()
+    if main:
+        rundir.write_text(run_dir / "config.yaml", cfg.to_yaml())
+    group = distributed.setup(cfg.train.device)  # joins torchrun's processes; None when alone
+    ckpt = distributed.broadcast(ckpt, group)  # rank 0 read it: every rank resumes the same
 
     torch.manual_seed(cfg.seed)
     generator = torch.Generator().manual_seed(cfg.seed)
@@ -132,6 +140,8 @@ def _train(
     # extra callbacks (e.g. tune's pruner) run after early stopping has seen the epoch
     callbacks = _callbacks(cfg, run_dir, task, data.val is not None, quiet) + list(callbacks)
     callbacks += [signals.callback(), Checkpoint(run_dir / "checkpoints")]  # last: it saves the others' state
+    if not main:
+        callbacks.pop()  # rank 0 alone writes checkpoints
     kind = models.resolve_kind(cfg.model, info)
     summary = models.summarize(model, example)
     say(models.format_summary(summary, kind), quiet)
@@ -145,6 +155,9 @@ def _train(
         clip_grad=cfg.train.clip_grad, schedule=schedule, device=cfg.train.device,
         seed=cfg.seed, resume=ckpt,
     )  # fmt: skip
+    distributed.teardown(group)
+    if not main:  # training was the shared work; rank 0 evaluates and writes alone
+        return Run(run_dir, cfg, history.frame(), {"status": history.status, "stop_reason": ""}, model)
     status = _settle(history, model, cfg, run_dir, signals)
 
     device = resolve_device(cfg.train.device)
