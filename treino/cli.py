@@ -30,6 +30,9 @@ def _guarded(fn: Callable[[], Any]) -> Any:
             raise
         print(f"error: {exc}", file=sys.stderr)
         raise typer.Exit(exc.exit_code) from None
+    except KeyboardInterrupt as exc:  # a signal that ended the command at once (treino.guard)
+        print(f"error: {getattr(exc, 'message', 'interrupted')}", file=sys.stderr)
+        raise typer.Exit(getattr(exc, "exit_code", 130)) from None
 
 
 @app.command()
@@ -64,7 +67,6 @@ def train(
         if print_config:
             print(C.load(config, overrides).to_yaml(), end="")
             return 0
-        from treino.run import EXIT_CODES
         from treino.run import train as run_train
 
         run = run_train(config, overrides, out=out, resume=resume, quiet=quiet)
@@ -75,7 +77,7 @@ def train(
                 f"training diverged: {run.metrics['stop_reason']}; lower optimizer.lr "
                 f"(or check the inputs are scaled); the run folder is {run.dir}"
             )
-        return EXIT_CODES[run.status]
+        return run.exit_code
 
     code = _guarded(go)
     if code:

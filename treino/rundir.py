@@ -54,7 +54,7 @@ def prepare(out: Path, resume: bool = False) -> Path:
     """Create the run folder; refuse a file, or a folder that already holds a run."""
     if out.exists() and not out.is_dir():
         raise RunError(f"--out {out}: is a file; give a folder path for the run")
-    if out.is_dir() and not resume and any(out.iterdir()):
+    if out.is_dir() and not resume and any(p.name != ".lock" for p in out.iterdir()):  # .lock: guard.py
         if (out / "config.yaml").exists():
             raise RunError(
                 f"--out {out}: already holds a run; choose another folder, delete it, "

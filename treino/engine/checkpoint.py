@@ -9,7 +9,7 @@ from typing import Any
 
 import torch
 
-from treino.engine.callbacks import Callback
+from treino.engine.callbacks import Callback, EarlyStopping
 from treino.engine.loop import TrainState
 from treino.errors import RunError
 
@@ -19,7 +19,10 @@ FORMAT = 1
 def atomic_save(obj: Any, path: Path) -> None:
     """torch.save to a temporary file, then os.replace: never a half-written file."""
     tmp = path.with_name(path.name + ".tmp")
-    torch.save(obj, tmp)
+    with open(tmp, "wb") as f:
+        torch.save(obj, f)
+        f.flush()
+        os.fsync(f.fileno())  # the bytes are on disk before the name points at them
     os.replace(tmp, path)
 
 
@@ -31,8 +34,12 @@ def snapshot(state: TrainState) -> dict[str, Any]:
     return {
         "format": FORMAT,
         "epoch": state.epoch,
+        "epochs": state.epochs,  # the target then: a larger one on resume extends the run
         "step": state.step,
         "status": state.status,
+        # why the loop is stopping after this epoch (early stopping); a signal sets no reason,
+        # so an interrupted run resumes while an early-stopped one stays stopped
+        "stop_reason": state.stop_reason if state.should_stop else "",
         "model": state.model.state_dict(),
         "optimizer": state.optimizer.state_dict(),
         "schedule": state.schedule.state_dict(),
@@ -46,13 +53,20 @@ def snapshot(state: TrainState) -> dict[str, Any]:
 
 def restore(state: TrainState, ckpt: dict[str, Any]) -> None:
     """Put a snapshot back into a freshly built state (same model, optimizer, schedule)."""
-    if ckpt.get("format") != FORMAT:
+    if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
+        found = ckpt.get("format") if isinstance(ckpt, dict) else None
         raise RunError(
-            f"checkpoint format {ckpt.get('format')} is not {FORMAT}; "
-            f"it was written by another treino version: train anew"
+            f"checkpoint format {found} is not {FORMAT}; it was written by another treino version: train anew"
         )
-    state.model.load_state_dict(ckpt["model"])
-    state.optimizer.load_state_dict(ckpt["optimizer"])
+    try:
+        state.model.load_state_dict(ckpt["model"])
+        state.optimizer.load_state_dict(ckpt["optimizer"])
+    except (RuntimeError, ValueError, KeyError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise RunError(
+            f"the checkpoint does not fit the model built from the config ({first}); "
+            f"resume with the run's own model/optimizer settings or train anew"
+        ) from None
     state.schedule.load_state_dict(ckpt["schedule"])
     torch.set_rng_state(ckpt["rng"]["torch"])
     state.generator.set_state(ckpt["rng"]["generator"])
@@ -66,17 +80,30 @@ def restore(state: TrainState, ckpt: dict[str, Any]) -> None:
     for cb in state.callbacks:
         if type(cb).__name__ in saved:
             cb.load_state_dict(saved[type(cb).__name__])
+    for cb in state.callbacks:  # the best epoch so far, as if the loop had never stopped
+        if isinstance(cb, EarlyStopping):
+            state.best_epoch, state.best_value = cb.best_epoch, cb.best_value
+    # an early-stopped run stays stopped, unless the resume asks for more epochs than it had
+    if ckpt.get("stop_reason") and state.epochs <= ckpt.get("epochs", state.epochs):
+        state.should_stop, state.stop_reason = True, ckpt["stop_reason"]
 
 
 def load(path: Path) -> dict[str, Any]:
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except FileNotFoundError:
         raise RunError(f"{path}: no checkpoint here; was the run started with treino train?") from None
     except Exception as exc:  # a truncated or foreign file
         raise RunError(
             f"{path}: not a readable treino checkpoint ({type(exc).__name__}); delete it or train anew"
         ) from None
+    found = ckpt.get("format") if isinstance(ckpt, dict) else None
+    if found != FORMAT:
+        raise RunError(
+            f"{path}: checkpoint format {found} is not {FORMAT}; it was written by another treino "
+            f"version: train anew"
+        )
+    return ckpt
 
 
 class Checkpoint(Callback):
@@ -89,7 +116,9 @@ class Checkpoint(Callback):
         self.folder.mkdir(parents=True, exist_ok=True)
 
     def on_epoch_end(self, state: TrainState, logs: dict[str, float]) -> None:
-        atomic_save(snapshot(state), self.folder / "last.pt")
+        # best.pt first: a kill between the two leaves last.pt one epoch behind, and the
+        # resumed run redoes that epoch and writes the same best.pt again
         if state.best_epoch == state.epoch:
             best = {"format": FORMAT, "epoch": state.epoch, "model": state.model.state_dict()}
             atomic_save(best, self.folder / "best.pt")
+        atomic_save(snapshot(state), self.folder / "last.pt")
