@@ -53,6 +53,15 @@ def train(
         bool, typer.Option("--print-config", help="Print the resolved config and exit.")
     ] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or summary.")] = False,
+    devices: Annotated[
+        Optional[int],
+        typer.Option(help="Data-parallel processes on this machine (one per GPU), started with torchrun."),
+    ] = None,
+    nodes: Annotated[int, typer.Option(help="Machines taking part (each runs this command).")] = 1,
+    node_rank: Annotated[int, typer.Option(help="This machine's number, 0 to nodes-1.")] = 0,
+    master: Annotated[
+        Optional[str], typer.Option(help="HOST:PORT of node 0, where the nodes meet (multi-node).")
+    ] = None,
 ) -> None:
     """Train a model and write its run folder (config, history, metrics, model, report)."""
     overrides = list(set_ or [])
@@ -67,10 +76,18 @@ def train(
         if print_config:
             print(C.load(config, overrides).to_yaml(), end="")
             return 0
+        if devices is not None or nodes > 1 or master is not None:
+            from treino.launch import launch
+
+            return launch(
+                config, overrides, out=out, resume=resume, quiet=quiet,
+                devices=devices, nodes=nodes, node_rank=node_rank, master=master,
+            )  # fmt: skip
+        from treino.distributed import is_main
         from treino.run import train as run_train
 
         run = run_train(config, overrides, out=out, resume=resume, quiet=quiet)
-        if run.status == "diverged":
+        if run.status == "diverged" and is_main():  # under torchrun, rank 0 alone says it
             from treino.errors import DivergedError
 
             raise DivergedError(
@@ -110,6 +127,84 @@ def report(run: Annotated[Path, typer.Argument(help="A run folder.")]) -> None:
         if not run.is_dir():
             raise RunError(f"{run}: no such run folder")
         print(R.write(run))
+
+    _guarded(go)
+
+
+@app.command()
+def predict(
+    run: Annotated[Path, typer.Argument(help="A run folder (or its model/ bundle).")],
+    input: Annotated[str, typer.Argument(help="A table file, an image folder or an image file.")],
+    output: Annotated[
+        Optional[Path], typer.Option(help="Write here (.csv, .tsv, .parquet, .jsonl); default stdout (CSV).")
+    ] = None,
+    id_: Annotated[
+        Optional[str], typer.Option("--id", help="Copy this input column into the output.")
+    ] = None,
+    trust_code: Annotated[
+        bool, typer.Option("--trust-code", help="Allow a custom model class (imports its module).")
+    ] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No notes on stderr.")] = False,
+) -> None:
+    """Predict with a trained model: row id, prediction (class name or value), class probabilities."""
+
+    def go() -> None:
+        from treino.predict import load
+
+        predictor = load(run, trust_code=trust_code, quiet=quiet)
+        rows = predictor.predict_file(input, output, id_column=id_)
+        if output is not None and not quiet:
+            print(f"wrote {rows} predictions to {output}", file=sys.stderr)
+
+    _guarded(go)
+
+
+@app.command()
+def evaluate(
+    run: Annotated[Path, typer.Argument(help="A run folder.")],
+    data: Annotated[
+        Optional[str],
+        typer.Option(help="A labeled table/image folder or built-in name (default: the run's test split)."),
+    ] = None,
+    trust_code: Annotated[
+        bool, typer.Option("--trust-code", help="Allow a custom model class (imports its module).")
+    ] = False,
+) -> None:
+    """Every metric of the task, with the confusion matrix; written to the run folder."""
+
+    def go() -> None:
+        from treino.evaluate import evaluate as run_evaluate
+        from treino.evaluate import show
+
+        show(run_evaluate(run, data, trust_code=trust_code))
+
+    _guarded(go)
+
+
+@app.command()
+def export(
+    run: Annotated[Path, typer.Argument(help="A run folder.")],
+    format: Annotated[str, typer.Option("--format", help="onnx.")] = "onnx",
+    with_preprocessing: Annotated[
+        bool,
+        typer.Option(
+            "--with-preprocessing", help="Scaling and one-hot inside the graph: it takes raw columns."
+        ),
+    ] = False,
+    output: Annotated[Optional[Path], typer.Option(help="The file (default: in the run folder).")] = None,
+    trust_code: Annotated[
+        bool, typer.Option("--trust-code", help="Allow a custom model class (imports its module).")
+    ] = False,
+) -> None:
+    """Export the model (ONNX, dynamic batch) and check it against PyTorch with onnxruntime."""
+
+    def go() -> None:
+        from treino.export import export as run_export
+
+        result = run_export(
+            run, format, with_preprocessing=with_preprocessing, output=output, trust_code=trust_code
+        )
+        print(result.summary())
 
     _guarded(go)
 
