@@ -209,6 +209,81 @@ def export(
     _guarded(go)
 
 
+@app.command()
+def compare(
+    config: Annotated[Optional[Path], typer.Argument(help="A YAML config (not with --lesson).")] = None,
+    vary: Annotated[
+        Optional[list[str]], typer.Option("--vary", help="KEY=V1,V2,... e.g. optimizer.name=sgd,adam.")
+    ] = None,
+    zip_: Annotated[bool, typer.Option("--zip", help="Pair the i-th values instead of a grid.")] = False,
+    repeats: Annotated[int, typer.Option(help="Seeds per variant (seed, seed+1, ...).")] = 1,
+    lesson: Annotated[
+        Optional[str],
+        typer.Option(
+            help="A ready lesson: batch-regimes, optimizers, learning-rates, dropout, regularization, init."
+        ),
+    ] = None,
+    set_: Annotated[Optional[list[str]], typer.Option("--set", help="KEY=VALUE for every variant.")] = None,
+    out: Annotated[
+        Optional[Path], typer.Option(help="The folder (default runs/compare-<name>-<time>).")
+    ] = None,
+    jobs: Annotated[
+        Optional[int], typer.Option(help="Runs at a time (default: one per CPU core, 1 on a GPU).")
+    ] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress lines.")] = False,
+) -> None:
+    """Train variants of a config side by side; write summary.csv, curves and compare.html."""
+
+    def go() -> int:
+        from treino.errors import ConfigError
+
+        if lesson is not None:
+            if config is not None or vary:
+                raise ConfigError(
+                    f"--lesson {lesson}: brings its own config and variants; drop CONFIG and --vary"
+                )
+            from treino.lessons import run as run_lesson
+
+            result = run_lesson(lesson, out=out, overrides=set_, repeats=repeats if repeats > 1 else None,
+                                jobs=jobs, quiet=quiet)  # fmt: skip
+        else:
+            from treino.compare import compare as run_compare
+
+            result = run_compare(config, list(vary or []), zip_=zip_, repeats=repeats, out=out,
+                                 overrides=set_, jobs=jobs, quiet=quiet)  # fmt: skip
+        print(result.page)
+        return 130 if result.interrupted else 0
+
+    code = _guarded(go)
+    if code:
+        raise typer.Exit(code)
+
+
+@app.command()
+def tune(
+    config: Annotated[Path, typer.Argument(help="A YAML config with a tune section.")],
+    trials: Annotated[int, typer.Option(help="Trials to add to the study.")] = 20,
+    out: Annotated[Optional[Path], typer.Option(help="The tune folder (default runs/tune-<name>).")] = None,
+    timeout: Annotated[Optional[float], typer.Option(help="Stop starting trials after S seconds.")] = None,
+    jobs: Annotated[int, typer.Option(help="Parallel trial processes sharing the study.")] = 1,
+    metric: Annotated[
+        Optional[str], typer.Option(help="val_<metric> to optimize (default: the early-stopping monitor).")
+    ] = None,
+    set_: Annotated[Optional[list[str]], typer.Option("--set", help="KEY=VALUE override.")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress lines.")] = False,
+) -> None:
+    """Search the config's tune section with Optuna; again with the same --out adds trials."""
+
+    def go() -> None:
+        from treino.tune import tune as run_tune
+
+        result = run_tune(config, trials, out=out, overrides=set_, timeout=timeout, jobs=jobs,
+                          metric=metric, quiet=quiet)  # fmt: skip
+        print(result.page)
+
+    _guarded(go)
+
+
 def main() -> None:
     app()
 

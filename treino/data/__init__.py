@@ -12,7 +12,7 @@ import torch
 
 from treino.config import DataConfig
 from treino.data.builtin import DATASETS, Images, Table
-from treino.data.core import Data, DataInfo, Split, split_indices
+from treino.data.core import Data, DataInfo, Split, check_finite, split_indices
 from treino.data.tables import TablePreprocessor, check_target, choose_roles, infer_task, read_table
 from treino.errors import DataError
 from treino.registry import did_you_mean
@@ -106,6 +106,7 @@ def _table(raw: Table, cfg: DataConfig, g: torch.Generator, where: str) -> Data:
     frame = raw.frame
     target = [cfg.target] if isinstance(cfg.target, str) else list(cfg.target or raw.target)
     check_target(frame, target, where)
+    check_finite(frame, where)  # before any row is dropped: row numbers match the file
     notes: list[str] = []
     missing = frame[target].isna().any(axis=1)
     if missing.any():

@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 import torch
 
+from treino.errors import DataError
 from treino.tasks import TaskName
 
 Kind = Literal["table", "image", "text"]
@@ -118,3 +119,20 @@ def assign_splits(
     for code, drawn in ((TRAIN, tr), (VAL, va), (TEST, te)):
         parts.append(torch.cat([torch.nonzero(fixed == code).reshape(-1), drawn]))
     return parts[0], parts[1], parts[2]
+
+
+def check_finite(frame: Any, where: str) -> None:
+    """Refuse ±inf in any numeric column before training (NaN is a missing value, imputed)."""
+    import numpy as np
+
+    for name in frame.columns:
+        column = frame[name]
+        if column.dtype.kind not in "fc":
+            continue
+        bad = np.isinf(column.to_numpy())
+        if bad.any():
+            row = int(np.argmax(bad))
+            raise DataError(
+                f"{where}: column '{name}' has {int(bad.sum())} infinite values (first {column.iloc[row]} at "
+                f"row {row + 1}); replace them with finite numbers, or empty cells to be imputed"
+            )

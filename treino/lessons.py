@@ -1,0 +1,208 @@
+"""Ready-made comparisons for learners: `treino compare --lesson NAME`. Each lesson is a base
+config on a built-in dataset, a few labelled variants, and what to look for in the picture."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from treino.registry import Registry
+
+
+@dataclass
+class Lesson:
+    """A base config, labelled variants (each a dict of dotted keys), and the explanation."""
+
+    name: str
+    title: str
+    config: dict[str, Any]
+    variants: list[tuple[str, dict[str, Any]]]
+    look_for: str
+    repeats: int = 1
+
+
+LESSONS: Registry[Lesson] = Registry("lesson", key="--lesson")
+
+
+def _add(lesson: Lesson) -> None:
+    LESSONS.register(lesson.name)(lesson)
+
+
+# Shared bases. Early stopping is off in every lesson: the point is to watch whole curves.
+_NO_STOP = {"early_stopping": None, "restore_best": False}
+_DIGITS_MLP = {"source": "digits"}
+
+_add(Lesson(
+    name="batch-regimes",
+    title="Stochastic vs mini-batch vs full batch",
+    config={
+        "name": "batch-regimes", "data": {"source": "breast_cancer"},
+        "model": {"kind": "mlp", "hidden": [32]}, "optimizer": {"name": "sgd", "lr": 0.05},
+        "train": {"epochs": 30, **_NO_STOP},
+    },
+    variants=[
+        ("stochastic (batch 1)", {"train.batch_size": 1}),
+        ("mini-batch (batch 32)", {"train.batch_size": 32}),
+        ("full batch (all 397 rows)", {"train.batch_size": "full"}),
+    ],
+    look_for=(
+        "The batch is how many samples the network sees before each update; one epoch is one pass "
+        "over the training set. Same optimizer (plain SGD), same learning rate, same 30 epochs.\n\n"
+        "Per iteration (top right): stochastic descent makes 397 updates per epoch and its loss "
+        "zig-zags wildly; mini-batch zig-zags less; full batch makes one smooth update per epoch and "
+        "goes neatly downhill, but after 30 epochs it has made only 30 small steps.\n\n"
+        "Per epoch and per samples seen (the fair axis): the small batches get much further with the "
+        "same data, because they update more often. Per wall-clock second, the cost of many tiny "
+        "steps shows: batch 1 spends far more time per epoch. Mini-batch is the usual balance."
+    ),
+))  # fmt: skip
+
+_add(Lesson(
+    name="optimizers",
+    title="SGD vs momentum vs Adam",
+    config={
+        "name": "optimizers", "data": _DIGITS_MLP, "model": {"kind": "mlp", "hidden": [64]},
+        "optimizer": {"lr": 0.01}, "train": {"epochs": 15, "batch_size": 32, **_NO_STOP},
+    },
+    variants=[
+        ("SGD", {"optimizer.name": "sgd"}),
+        ("SGD + momentum 0.9", {"optimizer.name": "momentum"}),
+        ("Adam", {"optimizer.name": "adam"}),
+    ],
+    repeats=2,
+    look_for=(
+        "Same network, same data, same learning rate (0.01) and batch size; only the rule that turns "
+        "gradients into steps changes. Two seeds each, so you also see how much is luck.\n\n"
+        "Plain SGD creeps down: each step only follows the current gradient. Momentum keeps a running "
+        "velocity, so steps in a consistent direction add up and it gets much lower in the same "
+        "epochs. Adam adapts the step of every weight to the size of its recent gradients and usually "
+        "drops fastest at first: 'in doubt, use Adam'.\n\n"
+        "Watch the validation loss of Adam too: fast progress can also mean it starts to overfit "
+        "(the validation loss turns up) earlier."
+    ),
+))  # fmt: skip
+
+_add(Lesson(
+    name="learning-rates",
+    title="Learning rate: too small, good, too large",
+    config={
+        "name": "learning-rates", "data": {"source": "houses"}, "model": {"kind": "linear"},
+        "optimizer": {"name": "sgd"}, "train": {"epochs": 30, "batch_size": 16, **_NO_STOP},
+    },
+    variants=[
+        ("lr 0.001", {"optimizer.lr": 0.001}),
+        ("lr 0.01", {"optimizer.lr": 0.01}),
+        ("lr 0.1", {"optimizer.lr": 0.1}),
+        ("lr 3.0", {"optimizer.lr": 3.0}),
+    ],
+    look_for=(
+        "The course's house prices (rooms -> price), a straight line fitted with plain SGD; only the "
+        "learning rate, the size of each step down the gradient, changes.\n\n"
+        "lr 0.001 is too timid: the loss falls, but slowly, and 30 epochs are not enough. lr 0.01 and "
+        "0.1 reach the bottom; the larger one much sooner. lr 3.0 overshoots: every step jumps past "
+        "the minimum to a higher point on the other side, the loss explodes and the run is reported "
+        "as diverged (it fails on its own; the other variants finish)."
+    ),
+))  # fmt: skip
+
+# A small training split and a wide network: it can memorize, so overfitting shows.
+_OVERFIT = {
+    "data": {"source": "digits", "split": {"val": 0.4, "test": 0.4}},
+    "model": {"kind": "mlp", "hidden": [256, 256]},
+    "optimizer": {"name": "adam", "lr": 0.001},
+    "train": {"epochs": 60, "batch_size": 32, **_NO_STOP},
+}
+
+_add(Lesson(
+    name="dropout",
+    title="Dropout against overfitting",
+    config={"name": "dropout", **_OVERFIT},
+    variants=[
+        ("no dropout", {"model.dropout": 0.0}),
+        ("dropout 0.2", {"model.dropout": 0.2}),
+        ("dropout 0.5", {"model.dropout": 0.5}),
+    ],
+    look_for=(
+        "A wide network trained on only 20% of the digits (359 images) for 60 epochs: enough "
+        "capacity to memorize them.\n\n"
+        "Without dropout the training accuracy reaches 100% (dashed line) and the training loss goes "
+        "to almost zero, while the validation loss, after its minimum, turns up again: the network is "
+        "learning the noise of its training images, that is overfitting.\n\n"
+        "Dropout switches off a random part of the neurons at every iteration, so no neuron can rely "
+        "on a particular partner. The training curve gets noisier and slower, but the validation "
+        "loss stays lower and rises less; the gap between train and validation shrinks."
+    ),
+))  # fmt: skip
+
+_add(Lesson(
+    name="regularization",
+    title="L1, L2 and weight decay",
+    config={"name": "regularization", **_OVERFIT},
+    variants=[
+        ("no penalty", {}),
+        ("L1 (train.l1=1e-4)", {"train.l1": 1e-4}),
+        ("L2 (train.l2=1e-3)", {"train.l2": 1e-3}),
+        ("weight decay (optimizer.weight_decay=1e-3)", {"optimizer.weight_decay": 1e-3}),
+    ],
+    look_for=(
+        "The same overfitting setup as the dropout lesson. L1 and L2 add a penalty on the size of the "
+        "weights to the loss (the sum of |w| or of w²), so the optimizer trades fitting the training "
+        "set against keeping the weights small; weight decay shrinks every weight a little at every "
+        "step, which with plain SGD is the same as L2.\n\n"
+        "Without a penalty the validation loss turns up after its minimum (overfitting). With a "
+        "penalty it stays lower and flatter: a simpler model that memorizes less. Too strong a "
+        "penalty would underfit instead (both train and validation stay high); try larger values "
+        "with --set to see it."
+    ),
+))  # fmt: skip
+
+_add(Lesson(
+    name="init",
+    title="Weight initialization",
+    config={
+        "name": "init", "data": _DIGITS_MLP,
+        "model": {"kind": "mlp", "hidden": [128, 128, 128, 128], "activation": "relu"},
+        "optimizer": {"name": "sgd", "lr": 0.05}, "train": {"epochs": 15, "batch_size": 32, **_NO_STOP},
+    },
+    variants=[
+        ("normal, std 0.01 (too small)", {"model.init": "normal", "model.init_std": 0.01}),
+        ("normal, std 1.0 (too large)", {"model.init": "normal", "model.init_std": 1.0}),
+        ("xavier_uniform", {"model.init": "xavier_uniform"}),
+        ("kaiming_normal (for relu)", {"model.init": "kaiming_normal"}),
+    ],
+    look_for=(
+        "A deep narrow network (4 hidden relu layers) trained with plain SGD; only the random starting "
+        "weights differ.\n\n"
+        "With tiny weights (std 0.01) the signal shrinks at every layer, so do the gradients: the "
+        "loss sits flat near its starting value (log 10 = 2.3) for epochs before it moves, if it "
+        "moves at all. With huge weights (std 1.0) the signal explodes instead and training starts "
+        "from an enormous loss and is erratic.\n\n"
+        "Xavier and Kaiming scale the starting weights to the number of inputs of each layer so the "
+        "signal keeps its size through the layers; Kaiming is made for relu. Both start learning at "
+        "once. A good start decides whether training converges quickly, slowly or not at all."
+    ),
+))  # fmt: skip
+
+
+def run(
+    name: str,
+    *,
+    out: str | Path | None = None,
+    overrides: list[str] | dict[str, Any] | None = None,
+    repeats: int | None = None,
+    jobs: int | None = None,
+    quiet: bool = False,
+) -> Any:
+    """Run a lesson's comparison; `overrides` (e.g. train.epochs=5) apply to every variant.
+
+    Example:
+        >>> treino.lessons.run("optimizers", out="runs/optimizers").page
+    """
+    from treino.compare import Variant, compare
+
+    lesson = LESSONS.get(name)
+    variants = [Variant(label, settings) for label, settings in lesson.variants]
+    about = {"name": lesson.name, "title": lesson.title, "look_for": lesson.look_for}
+    return compare(lesson.config, variants, repeats=repeats or lesson.repeats, out=out,
+                   overrides=overrides, jobs=jobs, lesson=about, quiet=quiet)  # fmt: skip
