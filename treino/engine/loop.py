@@ -248,6 +248,8 @@ def fit(
     size = None if batch_size == "full" else int(batch_size)
     train_src = _prepared(as_source(train, size, generator), task).to(dev)
     val_src = _prepared(as_source(val, size, generator), task).to(dev) if val is not None else None
+    for split, src in (("train", train_src), ("val", val_src)):
+        _check_finite(src, split)
     group = distributed.current()  # started by torchrun: data-parallel over its processes
     if group is not None:
         group.wrap(model, dev)
@@ -277,6 +279,23 @@ def fit(
         state.history, state.step_losses, state.step_epochs, state.status, state.stop_reason,
         state.best_epoch,
     )  # fmt: skip
+
+
+def _check_finite(source: Source | None, split: str) -> None:
+    """A NaN or inf in the data makes every loss NaN: refuse it before the first step."""
+    for name in ("x", "y"):
+        t = getattr(source, name, None)
+        if t is None or t.layout != torch.strided or not t.is_floating_point():
+            continue
+        bad = ~torch.isfinite(t.reshape(len(t), -1))
+        if bad.any():  # one host sync, once per fit
+            row, col = (int(i) for i in bad.nonzero()[0])
+            from treino.errors import DataError
+
+            raise DataError(
+                f"{split} data: {name}[{row}, {col}] is {t.reshape(len(t), -1)[row, col].item()}; "
+                f"replace or drop the non-finite values before training"
+            )
 
 
 def _prepared(source: Source, task: TaskName) -> Source:
