@@ -130,8 +130,11 @@ class Group:
         """DDP around the model; it broadcasts rank 0's weights, then averages every gradient."""
         from torch.nn.parallel import DistributedDataParallel as DDP
 
-        ids = [device.index if device.index is not None else torch.cuda.current_device()]
-        self.ddp = DDP(model, device_ids=ids if device.type == "cuda" else None)
+        if device.type == "cuda":  # untested here (no GPU)
+            index = device.index if device.index is not None else torch.cuda.current_device()
+            self.ddp = DDP(model, device_ids=[index])
+        else:
+            self.ddp = DDP(model)
         return self.ddp
 
     def shard(self, source: Source, seed: int) -> Source:
