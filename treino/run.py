@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from treino import config as C
-from treino import distributed, guard, rundir
+from treino import diagnosis, distributed, guard, predictions, rundir
 from treino import losses as L
 from treino import metrics as M
 from treino.engine.batching import InMemory
@@ -186,7 +186,7 @@ def _train(
         "data": info.to_dict(),
         "seed": cfg.seed,
         "versions": rundir.versions(),
-        "diagnosis": [],
+        "diagnosis": diagnosis.diagnose(frame, history.steps_frame(), status),
     }
     if status == "interrupted" and signals.received is not None:
         metrics["signal"] = signals.name
@@ -197,12 +197,15 @@ def _train(
         (run_dir / "steps.csv.tmp").replace(run_dir / "steps.csv")
     if usable:
         rundir.save_bundle(run_dir / "model", model, cfg.to_dict(), info.to_dict(), data.preprocessing)
+        predictions.write(run_dir, model, data, task, device)  # for the report's test-set plots
     rundir.write_json(run_dir / "metrics.json", metrics)
     if cfg.log.plots:
         from treino import report
 
         report.write(run_dir)
     _summary(metrics, run_dir, quiet)
+    if not quiet:
+        diagnosis.describe(metrics["diagnosis"])
     return Run(run_dir, cfg, frame, metrics, model)
 
 
