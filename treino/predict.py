@@ -169,7 +169,10 @@ def _tensor(x: Any) -> torch.Tensor:
         coo = x.tocoo()
         index = torch.from_numpy(np.vstack([coo.row, coo.col]).astype(np.int64))
         return torch.sparse_coo_tensor(index, torch.from_numpy(coo.data.astype(np.float32)), coo.shape)
-    return torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
+    x = np.ascontiguousarray(x)
+    return torch.from_numpy(
+        x if x.dtype == np.int64 else x.astype(np.float32, copy=False)
+    )  # int64: token ids
 
 
 def load(

@@ -35,11 +35,12 @@ class Chunk:
     targets: pd.DataFrame | None = None  # target column(s) present in the input (for evaluate)
 
 
-def transform_table(state: dict[str, Any], frame: pd.DataFrame) -> Any:
-    """Features of raw table rows from the saved preprocessing state (the data layer's logic)."""
-    from treino.data.tables import TablePreprocessor
+def transform_table(state: dict[str, Any], frame: pd.DataFrame, where: str) -> Any:
+    """Features of raw table rows from the saved preprocessing state: the data layer's own
+    transform, the one training used, so the two can never drift apart."""
+    from treino.data.preprocess import transform_frame
 
-    return TablePreprocessor(state["columns"]).transform(frame)
+    return transform_frame(state, frame, where)
 
 
 # ---- tables ----------------------------------------------------------------------------
@@ -66,6 +67,7 @@ def table_chunks(
     unseen: dict[str, list[Any]] = {}  # column -> [count, first value]
     start = 0
     for i, frame in enumerate(frames):
+        features = transform_table(state, frame, where)  # a missing model column fails here
         if i == 0:
             _check_columns(list(frame.columns), needed, targets, id_column, where, say)
         for c in categorical:
@@ -79,7 +81,7 @@ def table_chunks(
             ids.insert(0, id_column, frame[id_column].to_numpy())
         present = [t for t in targets if t in frame.columns]
         start += len(frame)
-        yield Chunk(ids, transform_table(state, frame), frame[present] if present else None)
+        yield Chunk(ids, features, frame[present] if present else None)
     for name, (count, example) in unseen.items():
         say(f"note: {where}: {count} values of column '{name}' were not seen in training "
             f"(e.g. {example!r}): encoded as unknown")  # fmt: skip
@@ -88,13 +90,7 @@ def table_chunks(
 def _check_columns(
     columns: list[str], needed: list[str], targets: list[str], id_column: str | None, where: str, say: Say
 ) -> None:
-    """Missing model columns are an error; extra ones are ignored, and said once."""
-    missing = [c for c in needed if c not in columns]
-    if missing:
-        raise DataError(
-            f"{where}: missing feature column(s) {', '.join(map(repr, missing))}; the model needs "
-            f"{', '.join(needed)} (add them; empty values are imputed)"
-        )
+    """An unknown --id column is an error; extra columns are ignored, and said once."""
     if id_column is not None and id_column not in columns:
         raise DataError(f"--id {id_column}: no such column in {where}; columns: {', '.join(columns[:30])}")
     extra = [c for c in columns if c not in needed and c not in targets and c != id_column]
