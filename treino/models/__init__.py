@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 from torch import Tensor, nn
 
 from treino.config import ModelConfig
-from treino.data.core import DataInfo
 from treino.errors import ConfigError
 from treino.models import weights as W
 from treino.models.cnn import CNN
@@ -19,7 +19,10 @@ from treino.models.linear import Linear
 from treino.models.mlp import MLP
 from treino.models.summary import format_summary, summarize
 from treino.models.text import TfidfMLP, TokenBag
-from treino.registry import Registry
+from treino.registry import Registry, did_you_mean
+
+if TYPE_CHECKING:  # models read the description only; importing treino.data would load readers
+    from treino.data.core import DataInfo
 
 __all__ = [
     "MODELS",
@@ -33,7 +36,7 @@ __all__ = [
     "summarize",
 ]
 
-Builder = Callable[[ModelConfig, DataInfo], nn.Module]
+Builder = Callable[[ModelConfig, "DataInfo"], nn.Module]
 MODELS: Registry[Builder] = Registry("model", key="model.kind")
 NEEDS_TASK = {"logistic": "binary", "softmax": "multiclass"}
 
@@ -64,9 +67,9 @@ def vocab_size(info: DataInfo) -> int | None:
     return info.vocab_size if info.text_mode == "tokens" else None
 
 
-@MODELS.register("linear")
-@MODELS.register("logistic")
 @MODELS.register("softmax")
+@MODELS.register("logistic")
+@MODELS.register("linear")  # decorators run bottom-up: the registry lists linear first
 def _linear(cfg: ModelConfig, info: DataInfo) -> nn.Module:
     return Linear(info.input_shape, info.n_outputs)
 
@@ -164,6 +167,11 @@ def build(
             raise ConfigError(
                 f"model.kind: {kind} is for a {NEEDS_TASK[kind]} task but the data is {info.task}; "
                 f"use linear (or mlp)"
+            )
+        if kind not in MODELS:
+            raise ConfigError(
+                f"model.kind: unknown model '{kind}'{did_you_mean(kind, MODELS.names())}; choose one of: "
+                f"{', '.join(MODELS.names())}, or your own as 'package.module:Class'"
             )
         model = MODELS.get(kind)(cfg, info)
     initialize(model, cfg)

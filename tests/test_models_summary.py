@@ -1,0 +1,95 @@
+"""The model summary (layers, output shapes, parameters, FLOPs) and each family trained end to
+end through the Python API and the CLI."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from torch import nn
+
+import treino
+from treino.models.cnn import CNN
+from treino.models.mlp import MLP
+from treino.models.summary import format_summary, summarize
+from treino.models.text import TokenBag
+
+
+def test_summary_of_an_mlp():
+    s = summarize(MLP((64,), 10, [32]), torch.zeros(2, 64))
+    assert s["parameters"] == s["trainable"] == 2410
+    assert s["flops_per_sample"] == 2 * (64 * 32 + 32 * 10)  # 2 FLOPs per multiply-add
+    assert [(layer["name"], layer["type"], layer["output_shape"], layer["parameters"], layer["flops"])
+            for layer in s["layers"]] == [
+        ("body.0", "Linear", [32], 64 * 32 + 32, 2 * 64 * 32),
+        ("body.1", "ReLU", [32], 0, 0),
+        ("out", "Linear", [10], 330, 2 * 32 * 10),
+    ]  # fmt: skip
+    assert format_summary(s, "mlp") == (
+        "model: mlp, 2,410 parameters, 4.7K FLOPs per sample\n"
+        "  layer   type        output   params    FLOPs\n"
+        "  body.0  Linear          32     2.1K     4.1K\n"
+        "  out     Linear          10      330      640"
+    )
+
+
+def test_summary_of_a_cnn_counts_convolutions_per_output_pixel():
+    s = summarize(CNN((1, 8, 8), 10, [32, 64], hidden=[64]), torch.zeros(2, 1, 8, 8))
+    by_name = {layer["name"]: layer for layer in s["layers"]}
+    assert by_name["features.0"]["output_shape"] == [32, 8, 8]
+    assert by_name["features.0"]["flops"] == 2 * (1 * 3 * 3) * 32 * (8 * 8)
+    assert by_name["features.3"]["output_shape"] == [32, 4, 4]  # max pooling halves
+    assert by_name["features.4"]["flops"] == 2 * (32 * 3 * 3) * 64 * (4 * 4)
+    assert by_name["pool"]["output_shape"] == [64, 1, 1]
+    assert s["parameters"] == 23_722
+    assert s["flops_per_sample"] == sum(layer["flops"] for layer in s["layers"])
+
+
+def test_summary_leaves_the_model_untouched():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 8), nn.BatchNorm1d(8), nn.Dropout(0.5), nn.Linear(8, 2))
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    x = torch.randn(2, 4)
+    rng = torch.get_rng_state()
+    s = summarize(model, x)
+    assert model.training  # train mode restored
+    assert torch.equal(torch.get_rng_state(), rng)  # no dropout draw
+    for key, value in model.state_dict().items():
+        assert torch.equal(value, before[key]), key  # batch-norm statistics unchanged
+    assert [layer["name"] for layer in s["layers"]] == ["0", "1", "2", "3"]
+
+
+def test_summary_of_token_ids():
+    s = summarize(TokenBag(100, 3, embed_dim=8, hidden=[]), torch.zeros(2, 5, dtype=torch.long))
+    assert s["layers"][0] == {"name": "embed", "type": "EmbeddingBag", "output_shape": [8],
+                              "parameters": 800, "flops": 0}  # fmt: skip
+    assert s["input_shape"] == [5]
+
+
+QUICK = {"log.plots": False, "log.progress": False, "optimizer.lr": 0.01}
+
+
+@pytest.mark.parametrize(
+    ("source", "kind", "epochs", "metric", "floor"),
+    [("houses", "linear", 20, "r2", 0.8), ("breast_cancer", "logistic", 5, "accuracy", 0.9),
+     ("iris", "softmax", 10, "accuracy", 0.8), ("wine", "mlp", 10, "accuracy", 0.9),
+     ("digits", "cnn", 2, "accuracy", 0.9)],
+)  # fmt: skip
+def test_each_family_trains_and_records_its_summary(tmp_path, source, kind, epochs, metric, floor):
+    overrides = {"data.source": source, "model.kind": kind, "train.epochs": epochs, **QUICK}
+    run = treino.train(None, overrides, out=tmp_path / "run", quiet=True)
+    assert run.metrics["test"][metric] > floor
+    saved = json.loads((tmp_path / "run" / "metrics.json").read_text())["model"]
+    assert saved["kind"] == kind
+    assert saved["parameters"] == sum(p.numel() for p in run.model.parameters())
+    assert saved["flops_per_sample"] > 0 and saved["layers"][-1]["output_shape"] is not None
+    assert saved["summary"].startswith(f"model: {kind}, {saved['parameters']:,} parameters")
+
+
+def test_cli_prints_the_summary(cli, tmp_path):
+    result = cli(["train", "--data", "iris", "--set", "model.kind=mlp", "--set", "model.hidden=[16]",
+                  "--set", "train.epochs=1", "--set", "log.plots=false", "--out", tmp_path / "run"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "model: mlp, 131 parameters, 224 FLOPs per sample" in result.output  # 2 * (4*16 + 16*3)
+    assert "  body.0  Linear          16       80      128" in result.output
