@@ -22,7 +22,7 @@ def confusion(pred: pd.DataFrame, classes: list[str], path: Path) -> Path:
     totals = counts.sum(axis=1, keepdims=True)
     normalized = np.divide(counts, totals, out=np.zeros(counts.shape), where=totals > 0)
     k = len(classes)
-    size = min(4 + 0.35 * k, 11)
+    size = min(3 + 0.3 * k, 10)
     plt = pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(2 * size + 1, size))
     for ax, matrix, title, fmt in (
@@ -98,7 +98,7 @@ def misclassified(found: dict[str, np.ndarray], classes: list[str], path: Path) 
     cols = min(8, n)
     rows = -(-n // cols)
     plt = pyplot()
-    fig, axes = plt.subplots(rows, cols, figsize=(1.3 * cols, 1.5 * rows), squeeze=False)
+    fig, axes = plt.subplots(rows, cols, figsize=(1.3 * cols, 1.75 * rows), squeeze=False)
     for ax in axes.flat:
         ax.axis("off")
     for i, ax in enumerate(axes.flat[:n]):

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from treino.report.draw import TRAIN, VAL, pyplot, save
+from treino.report.draw import TRAIN, VAL, integer_epochs, pyplot, save
 
 
 def smooth(values: pd.Series) -> tuple[pd.Series, int]:
@@ -55,6 +55,7 @@ def loss(
         _log_scale(right, values.ravel())
         right.legend()
     right.set(title="Loss per epoch", xlabel="epoch", ylabel="loss")
+    integer_epochs(right)
     return save(fig, path)
 
 
@@ -86,6 +87,7 @@ def metrics(history: pd.DataFrame, best_epoch: int | None, path: Path) -> Path |
         if best_epoch is not None:
             ax.axvline(best_epoch, color="#888", ls="--", lw=0.8)
         ax.set(title=name, xlabel="epoch")
+        integer_epochs(ax)
     axes.flat[0].legend()
     for ax in list(axes.flat)[len(names) :]:
         ax.set_visible(False)
@@ -102,4 +104,5 @@ def learning_rate(history: pd.DataFrame, path: Path) -> Path | None:
     if lr.min() > 0 and lr.max() / lr.min() > 20:
         ax.set_yscale("log")
     ax.set(title="Learning rate (at the end of each epoch)", xlabel="epoch", ylabel="lr")
+    integer_epochs(ax)
     return save(fig, path)

@@ -19,6 +19,13 @@ def pyplot() -> Any:
     return plt
 
 
+def integer_epochs(ax: Any) -> None:
+    """Epochs are whole numbers: no 1.25 ticks on a short run."""
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+
+
 def save(fig: Any, path: Path, grid: bool = True) -> Path:
     """Tidy, write the PNG and free the figure (many reports in one process must not leak)."""
     for ax in fig.axes if grid else ():
