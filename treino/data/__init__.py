@@ -1,169 +1,154 @@
-"""Data: read a source, split it (seeded, stratified for classes), fit preprocessing on the
-train split only, and hand tensors to the loop."""
+"""Data: read a source (a built-in dataset, a table, an image/IDX/text folder, .npz arrays),
+split it (seeded, stratified for classes), fit the preprocessing on the train split only, and
+hand tensors to the loop. See docs/data.md for the formats and the inference rules."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
 import torch
 
 from treino.config import DataConfig
-from treino.data.builtin import DATASETS, Images, Table
-from treino.data.core import Data, DataInfo, Split, check_finite, split_indices
-from treino.data.tables import TablePreprocessor, check_target, choose_roles, infer_task, read_table
+from treino.data.build import image_data, table_data
+from treino.data.builtin import DATASETS, Images, Table, subsample
+from treino.data.core import Data, DataInfo, Split
+from treino.data.images import IMAGE_SUFFIXES, read_folder, read_image_table, read_npz
+from treino.data.preprocess import transform_frame
+from treino.data.tables import check_numbers, read_table
 from treino.errors import DataError
 from treino.registry import did_you_mean
 
-__all__ = ["Data", "DataInfo", "Split", "load", "resolve"]
+__all__ = ["Data", "DataInfo", "Split", "load", "resolve", "transform_frame"]
+
+SPLIT_NAMES = {"train": 0, "training": 0, "val": 1, "valid": 1, "validation": 1, "dev": 1, "test": 2,
+               "testing": 2}  # fmt: skip
+SPLITS = {1: "val", 2: "test"}
+
+
+def load(cfg: DataConfig, generator: torch.Generator, seed: int = 0) -> Data:
+    """Read, split and preprocess the data named by `cfg`.
+
+    Example:
+        >>> data = load(DataConfig(source="iris"), torch.Generator().manual_seed(0))
+        >>> data.train.x.shape, data.info.task
+        (torch.Size([106, 4]), 'multiclass')
+    """
+    raw, where = resolve(cfg, seed)
+    for code, extra in ((1, cfg.val), (2, cfg.test)):
+        if extra is not None:
+            raw = _append(raw, _read_path(Path(extra).expanduser(), cfg, f"data.{SPLITS[code]}"), code, extra)
+    if isinstance(raw, Images):
+        return image_data(raw, cfg, generator, where)
+    return table_data(raw, cfg, generator, where)
 
 
 def resolve(cfg: DataConfig, seed: int) -> tuple[Table | Images, str]:
     """The raw source: a built-in dataset or a file/folder, and a name for messages."""
     source = cfg.source
     if source in DATASETS:
-        return DATASETS.get(source).load(cfg.n_samples, cfg.noise, seed), source
+        entry = DATASETS.get(source)
+        if entry.synthetic:
+            return entry.load(cfg.n_samples, cfg.noise, seed), source
+        if cfg.noise is not None:
+            raise DataError(
+                f"data.noise: '{source}' is real data; noise applies to the synthetic datasets "
+                f"({', '.join(n for n in DATASETS if DATASETS.get(n).synthetic)}); remove it"
+            )
+        return subsample(entry.load(None, None, seed), cfg.n_samples, seed), source
     path = Path(source).expanduser()
-    if path.is_file():
-        frame = read_table(path)
-        if cfg.target is None:
-            cols = ", ".join(map(str, frame.columns[:30]))
-            raise DataError(f"{path}: which column is the target? pass --target COL (columns: {cols})")
-        return Table(frame, [cfg.target] if isinstance(cfg.target, str) else list(cfg.target)), str(path)
-    if path.is_dir():
-        raise DataError(f"{path}: image folders are not supported yet; give a table file")
+    if path.exists():
+        return _read_path(path, cfg, "data.source"), str(path)
     hint = did_you_mean(source, DATASETS.names())
+    looks_like_path = "/" in source or "\\" in source or Path(source).suffix != ""
+    if looks_like_path and not hint:
+        raise DataError(f"{path}: no such file or folder; check the path (or name a built-in dataset)")
     raise DataError(
         f"data.source: '{source}' is neither a file, a folder nor a built-in dataset{hint}; "
         f"built-in: {', '.join(DATASETS.names())} (see treino datasets)"
     )
 
 
-def load(cfg: DataConfig, generator: torch.Generator, seed: int = 0) -> Data:
-    """Read, split and preprocess the data named by `cfg`."""
-    raw, where = resolve(cfg, seed)
-    if isinstance(raw, Images):
-        return _images(raw, cfg, generator, where)
-    return _table(raw, cfg, generator, where)
+def _read_path(path: Path, cfg: DataConfig, key: str) -> Table | Images:
+    """A file or folder as a raw table or raw images."""
+    if not path.exists():
+        raise DataError(f"{key}: {path}: no such file or folder; check the path")
+    if path.is_dir():
+        return read_folder(path, cfg.image)
+    if path.suffix.lower() == ".npz":
+        return read_npz(path, cfg.image)
+    if path.suffix.lower() in IMAGE_SUFFIXES:
+        raise DataError(f"{path}: a single image; give a folder with one subfolder of images per class")
+    frame = check_numbers(read_table(path), str(path))
+    if cfg.target is None:
+        cols = ", ".join(map(str, frame.columns[:30]))
+        raise DataError(f"{path}: which column is the target? pass --target COL (columns: {cols})")
+    target = [cfg.target] if isinstance(cfg.target, str) else list(cfg.target)
+    images = _image_column(frame, target)
+    if images is not None and len(target) == 1 and target[0] in frame.columns:
+        return read_image_table(frame, images, target[0], path.parent, cfg.image)
+    fixed = None
+    if cfg.split.column is not None:
+        frame, fixed = _split_column(frame, cfg.split.column, str(path))
+    return Table(frame, target, "auto", fixed)
 
 
-def _stratify(cfg: DataConfig, task: str) -> bool:
-    return task != "regression" if cfg.split.stratify == "auto" else bool(cfg.split.stratify)
+def _image_column(frame: pd.DataFrame, target: list[str]) -> str | None:
+    """The column of image paths in a path,label table, if there is one."""
+    for name in frame.columns:
+        col = frame[name].dropna()
+        if (
+            name in target
+            or len(col) == 0
+            or (col.dtype.kind not in "OSU" and not pd.api.types.is_string_dtype(col))
+        ):
+            continue
+        suffixes = col.astype(str).str.lower().str.extract(r"(\.[a-z]+)$")[0]
+        if suffixes.isin(IMAGE_SUFFIXES).mean() >= 0.9:
+            return str(name)
+    return None
 
 
-def _counts(y: torch.Tensor, k: int) -> list[int]:
-    return torch.bincount(y.reshape(-1).long(), minlength=k).tolist()
-
-
-def _images(raw: Images, cfg: DataConfig, g: torch.Generator, where: str) -> Data:
-    x, y = torch.from_numpy(raw.x), torch.from_numpy(raw.y)
-    task = "binary" if len(raw.classes) == 2 else "multiclass"
-    tr, va, te = split_indices(len(x), cfg.split.val, cfg.split.test, g, y if _stratify(cfg, task) else None)
-    # per-channel statistics of the train split only
-    mean = x[tr].mean(dim=(0, 2, 3))
-    std = x[tr].std(dim=(0, 2, 3)).clamp(min=1e-6)
-
-    def norm(rows: torch.Tensor) -> Split:
-        return Split((x[rows] - mean[:, None, None]) / std[:, None, None], y[rows].float())
-
-    k = len(raw.classes)
-    info = DataInfo(
-        task=task, kind="image", input_shape=tuple(x.shape[1:]), classes=raw.classes,
-        targets=["label"], source=where,
-        sizes={"train": len(tr), "val": len(va), "test": len(te)},
-        class_counts={s: _counts(y[r], k) for s, r in (("train", tr), ("val", va), ("test", te))},
-    )  # fmt: skip
-    prep = {"kind": "image", "mean": mean.tolist(), "std": std.tolist(), "shape": list(x.shape[1:])}
-    return Data(norm(tr), norm(va) if len(va) else None, norm(te) if len(te) else None, info, prep)
-
-
-def _encode_target(frame: pd.DataFrame, target: list[str], task: str) -> tuple[np.ndarray, list[str]]:
-    if task == "regression":
-        values = frame[target].apply(pd.to_numeric, errors="coerce")
-        bad = values.isna() & frame[target].notna()
-        if bad.any().any():
-            col = bad.any().idxmax()
-            row = int(np.argmax(bad[col].to_numpy()))
-            raise DataError(
-                f"target column '{col}' has a non-numeric value {frame[col].iloc[row]!r} at row {row + 1}; "
-                f"a regression target must be numbers (or set data.task: multiclass)"
-            )
-        return values.to_numpy(dtype=np.float32, copy=True), []
-    labels = frame[target[0]]
-    uniques = labels.unique()
-    try:
-        ordered = sorted(uniques)
-    except TypeError:
-        ordered = sorted(uniques, key=str)
-    classes = [str(v) for v in ordered]
-    index = {v: i for i, v in enumerate(ordered)}
-    return labels.map(index).to_numpy(dtype=np.int64, copy=True), classes
-
-
-def _table(raw: Table, cfg: DataConfig, g: torch.Generator, where: str) -> Data:
-    frame = raw.frame
-    target = [cfg.target] if isinstance(cfg.target, str) else list(cfg.target or raw.target)
-    check_target(frame, target, where)
-    check_finite(frame, where)  # before any row is dropped: row numbers match the file
-    notes: list[str] = []
-    missing = frame[target].isna().any(axis=1)
-    if missing.any():
-        if not cfg.drop_missing_target:
-            raise DataError(
-                f"{where}: target has {int(missing.sum())} empty values (first at row "
-                f"{int(np.argmax(missing.to_numpy())) + 1}); drop those rows or set data.drop_missing_target: true"
-            )
-        notes.append(f"dropped {int(missing.sum())} rows with an empty target")
-        frame = frame[~missing].reset_index(drop=True)
-    task = cfg.task if cfg.task != "auto" else (
-        raw.task if raw.task != "auto" else ("regression" if len(target) > 1 else infer_task(frame[target[0]]))
-    )  # fmt: skip
-    if len(target) > 1 and task != "regression":
-        raise DataError(f"data.target: several targets {target} need data.task: regression")
-    y, classes = _encode_target(frame, target, task)
-    if task != "regression" and len(classes) < 2:
+def _split_column(frame: pd.DataFrame, column: str, where: str) -> tuple[pd.DataFrame, np.ndarray]:
+    """Rows assigned to train/val/test by a column's values; the column is not an input."""
+    if column not in frame.columns:
         raise DataError(
-            f"{where}: target '{target[0]}' has a single class ({classes[0]!r}); a classifier needs at least two"
+            f"{where}: data.split.column '{column}' is not a column{did_you_mean(column, list(frame.columns))}"
         )
-    if task == "binary" and len(classes) > 2:
+    names = frame[column].astype(str).str.strip().str.lower()
+    codes = names.map(SPLIT_NAMES)
+    if codes.isna().any():
+        row = int(np.argmax(codes.isna().to_numpy()))
         raise DataError(
-            f"data.task: binary, but target '{target[0]}' has {len(classes)} classes; use multiclass"
+            f"{where}: split column '{column}' has {frame[column].iloc[row]!r} at row {row + 1}; "
+            f"use train, val or test"
         )
-    roles = choose_roles(frame, target, cfg.features, cfg.drop, where)
-    for name, role in roles.items():
-        if role in ("id", "text", "datetime", "empty"):
-            notes.append(f"column '{name}' looks like {role}: dropped (name it in data.features to keep it)")
-    roles = {c: r for c, r in roles.items() if r in ("numeric", "categorical")}
-    if not roles:
-        raise DataError(f"{where}: no usable input columns besides the target; check data.features/data.drop")
-    labels = torch.from_numpy(y) if task != "regression" else None
-    tr, va, te = split_indices(
-        len(frame), cfg.split.val, cfg.split.test, g, labels if _stratify(cfg, task) else None
-    )
-    prep = TablePreprocessor.fit(frame.iloc[tr.numpy()], roles, cfg.scale)
-    state: dict[str, Any] = prep.state()
-    yt = torch.from_numpy(y)
-    if task == "regression":
-        yt = yt.reshape(len(frame), -1)
-        if cfg.scale_target:
-            mean, std = yt[tr].mean(0), yt[tr].std(0, unbiased=False).clamp(min=1e-12)
-            state["target"] = {"mean": mean.tolist(), "std": std.tolist()}
+    return frame.drop(columns=[column]), codes.to_numpy(dtype=np.int64)
 
-    def part(rows: torch.Tensor) -> Split | None:
-        if len(rows) == 0:
-            return None
-        x = torch.from_numpy(prep.transform(frame.iloc[rows.numpy()]))
-        return Split(x, yt[rows].float())
 
-    k = len(classes)
-    info = DataInfo(
-        task=task, kind="table", input_shape=(len(prep.feature_names),), classes=classes,
-        targets=target, features=prep.feature_names, roles={**roles}, source=where,
-        sizes={"train": len(tr), "val": len(va), "test": len(te)}, notes=notes,
-        class_counts={s: _counts(yt[r], k) for s, r in (("train", tr), ("val", va), ("test", te))} if k else {},
-    )  # fmt: skip
-    train = part(tr)
-    assert train is not None
-    return Data(train, part(va), part(te), info, state)
+def _append(raw: Table | Images, extra: Table | Images, code: int, where: str) -> Table | Images:
+    """Add a separate val/test source to the main one, its rows fixed to that split."""
+    n_raw = len(raw.frame) if isinstance(raw, Table) else len(raw.y)
+    n_extra = len(extra.frame) if isinstance(extra, Table) else len(extra.y)
+    fixed = raw.fixed if raw.fixed is not None else np.full(n_raw, -1, dtype=np.int64)
+    fixed = np.concatenate([fixed, np.full(n_extra, code, dtype=np.int64)])
+    if isinstance(raw, Table) and isinstance(extra, Table):
+        absent = [c for c in raw.frame.columns if c not in extra.frame.columns]
+        if absent:
+            raise DataError(
+                f"{where}: lacks column(s) {', '.join(absent[:10])} of the training data; add them"
+            )
+        frame = pd.concat([raw.frame, extra.frame[list(raw.frame.columns)]], ignore_index=True)
+        return Table(frame, raw.target, raw.task, fixed)
+    if isinstance(raw, Images) and isinstance(extra, Images):
+        if raw.x.shape[1:] != extra.x.shape[1:]:
+            raise DataError(
+                f"{where}: images of shape {extra.x.shape[1:]} but training has {raw.x.shape[1:]}; "
+                f"set data.image.size: [H, W]"
+            )
+        classes = sorted(set(raw.classes) | set(extra.classes))
+        remap = [np.array([classes.index(c) for c in r.classes], dtype=np.int64) for r in (raw, extra)]
+        y = np.concatenate([remap[0][raw.y], remap[1][extra.y]])
+        return Images(np.concatenate([raw.x, extra.x]), y, classes, fixed, raw.notes)
+    raise DataError(f"{where}: is not the same kind of data (table or images) as data.source")

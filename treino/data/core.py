@@ -55,9 +55,18 @@ class DataInfo:
 class Split:
     x: torch.Tensor
     y: torch.Tensor
+    augment: bool = False  # images: random flips and crops in every training batch
 
     def __len__(self) -> int:
         return len(self.x)
+
+    def source(self, batch_size: int) -> Any:
+        """What `engine.fit` takes for this split: (x, y), or augmenting batches of images."""
+        if not self.augment:
+            return self.x, self.y
+        from treino.data.augment import Augmented
+
+        return Augmented(self.x, self.y, batch_size)
 
 
 @dataclass

@@ -1,10 +1,10 @@
-"""Tables: read CSV/TSV/Parquet/JSONL, infer the task and the column roles, and fit the
-preprocessing (imputation, scaling, one-hot) on the train split only."""
+"""Tables: read CSV/TSV/Parquet/JSONL, check the values, infer the task and the role of every
+column. The preprocessing fitted from these roles lives in `preprocess.py`."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -12,19 +12,32 @@ import pandas as pd
 from treino.errors import DataError
 from treino.registry import did_you_mean
 
-READERS = {".csv": "csv", ".tsv": "tsv", ".txt": "csv", ".parquet": "parquet", ".pq": "parquet",
-           ".jsonl": "jsonl", ".json": "jsonl", ".ndjson": "jsonl"}  # fmt: skip
-MAX_CATEGORIES = 50  # one-hot columns per categorical feature; rarer values go to "unknown"
+READERS = {".csv": "csv", ".tsv": "tsv", ".txt": "csv", ".tab": "tsv", ".parquet": "parquet",
+           ".pq": "parquet", ".jsonl": "jsonl", ".json": "jsonl", ".ndjson": "jsonl"}  # fmt: skip
 CLASS_MAX_INTEGERS = 20  # an integer target with at most this many values is a class label
+NUMERIC_SHARE = 0.9  # a text column whose values are at least this share numbers is numeric
+DATE = re.compile(r"^\s*\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}([ T]\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?)?\s*$")
+RAGGED = re.compile(r"Expected (\d+) fields in line (\d+), saw (\d+)")
 
 
 def read_table(path: Path) -> pd.DataFrame:
-    """Read a table file by its suffix; every failure names the file and the fix."""
+    """Read a table file by its suffix; every failure names the file and the fix.
+
+    Example:
+        >>> frame = read_table(Path("houses.csv"))
+    """
     fmt = READERS.get(path.suffix.lower())
     if fmt is None:
-        raise DataError(f"{path}: unknown table format '{path.suffix}'; use .csv, .tsv, .parquet or .jsonl")
+        raise DataError(
+            f"{path}: unknown table format '{path.suffix}'; use .csv, .tsv, .parquet, .jsonl or .npz"
+        )
     if path.stat().st_size == 0:
         raise DataError(f"{path}: the file is empty; give a table with a header row and data rows")
+    if fmt != "parquet":
+        with path.open("rb") as handle:
+            head = handle.read(4096)
+        if b"\x00" in head:
+            raise DataError(f"{path}: not a text table (binary content); give a CSV/TSV/Parquet/JSONL file")
     try:
         if fmt == "csv":
             frame = pd.read_csv(path, sep=None, engine="python")  # sniffs , ; tab |
@@ -38,7 +51,16 @@ def read_table(path: Path) -> pd.DataFrame:
         raise DataError(
             f"{path}: not a text table (binary content); give a CSV/TSV/Parquet/JSONL file"
         ) from None
+    except pd.errors.EmptyDataError:
+        raise DataError(f"{path}: the file is empty; give a table with a header row and data rows") from None
     except pd.errors.ParserError as exc:
+        found = RAGGED.search(str(exc))
+        if found:
+            want, line, saw = found.groups()
+            raise DataError(
+                f"{path}: line {line} has {saw} fields but the header has {want}; "
+                f"fix that row (quote values that contain the separator)"
+            ) from None
         detail = str(exc).strip().splitlines()[-1]
         raise DataError(
             f"{path}: malformed table ({detail}); every row needs the header's number of fields"
@@ -52,8 +74,37 @@ def read_table(path: Path) -> pd.DataFrame:
     return frame
 
 
+def check_numbers(frame: pd.DataFrame, where: str) -> pd.DataFrame:
+    """A text column that is almost all numbers holds garbage: name its first bad row and value.
+    Columns that are only numbers written as text become numbers."""
+    frame = frame.copy()
+    for name in frame.columns:
+        col = frame[name]
+        if col.dtype.kind != "O" and not pd.api.types.is_string_dtype(col.dtype):
+            continue
+        values = col.dropna()
+        if len(values) == 0 or not all(isinstance(v, str) for v in values.iloc[:100]):
+            continue
+        parsed = pd.to_numeric(values.str.strip(), errors="coerce")
+        good = int(parsed.notna().sum())
+        if good == len(values):
+            frame[name] = pd.to_numeric(col, errors="coerce")
+        elif good >= max(5, NUMERIC_SHARE * len(values)):
+            row = int(np.flatnonzero(col.notna().to_numpy() & pd.to_numeric(col, errors="coerce").isna())[0])
+            raise DataError(
+                f"{where}: column '{name}' holds numbers but row {row + 1} has {col.iloc[row]!r}; "
+                f"fix that value or leave the cell empty"
+            )
+    return frame
+
+
 def infer_task(target: pd.Series) -> str:
-    """regression for many-valued numbers; binary/multiclass for strings, bools, few integers."""
+    """regression for many-valued numbers; binary/multiclass for strings, bools, few integers.
+
+    Example:
+        >>> infer_task(pd.Series(["cat", "dog", "cat"]))
+        'binary'
+    """
     values = target.dropna()
     kind = values.dtype.kind
     n_unique = values.nunique()
@@ -66,7 +117,12 @@ def infer_task(target: pd.Series) -> str:
 
 
 def column_role(series: pd.Series) -> str:
-    """numeric, categorical, id (dropped) or text, from the values alone."""
+    """numeric, categorical, text, datetime, id (dropped) or empty, from the values alone.
+
+    Example:
+        >>> column_role(pd.Series(["red", "blue", "red"]))
+        'categorical'
+    """
     values = series.dropna()
     kind = values.dtype.kind
     if len(values) == 0:
@@ -74,10 +130,12 @@ def column_role(series: pd.Series) -> str:
     if kind == "b" or isinstance(values.dtype, pd.CategoricalDtype):
         return "categorical"
     if kind in "iuf":
-        return "numeric"
-    if kind == "M":
+        return "id" if _numeric_id(series) else "numeric"
+    if kind in "mM":
         return "datetime"
     as_text = values.astype(str)
+    if as_text.str.match(DATE).mean() >= 0.95:
+        return "datetime"
     distinct = as_text.nunique() / len(as_text)
     words = as_text.str.split().str.len().mean()
     if distinct > 0.5 and words >= 3:
@@ -87,73 +145,13 @@ def column_role(series: pd.Series) -> str:
     return "categorical"
 
 
-class TablePreprocessor:
-    """Imputation (median / most frequent, with an indicator), scaling and one-hot encoding,
-    fitted on the train split. Its state is plain numbers and strings (JSON)."""
-
-    def __init__(self, columns: list[dict[str, Any]]) -> None:
-        self.columns = columns
-
-    @classmethod
-    def fit(cls, frame: pd.DataFrame, roles: dict[str, str], scale: str) -> TablePreprocessor:
-        columns = []
-        for name, role in roles.items():
-            col = frame[name]
-            missing = bool(col.isna().any())
-            if role == "numeric":
-                x = col.astype(float)
-                fill = float(x.median()) if x.notna().any() else 0.0
-                x = x.fillna(fill)
-                if scale == "standard":
-                    shift, div = float(x.mean()), float(x.std(ddof=0))
-                elif scale == "minmax":
-                    shift, div = float(x.min()), float(x.max() - x.min())
-                else:
-                    shift, div = 0.0, 1.0
-                columns.append({"name": name, "role": role, "fill": fill, "shift": shift,
-                                "scale": div if div > 0 else 1.0, "indicator": missing})  # fmt: skip
-            elif role == "categorical":
-                counts = col.dropna().astype(str).value_counts()
-                cats = sorted(counts.index[:MAX_CATEGORIES].tolist())
-                columns.append({"name": name, "role": role, "categories": cats,
-                                "indicator": missing})  # fmt: skip
-        return cls(columns)
-
-    def transform(self, frame: pd.DataFrame) -> np.ndarray:
-        """(N, D) float32 features in the order of `feature_names`."""
-        blocks = []
-        for c in self.columns:
-            col = frame[c["name"]]
-            if c["role"] == "numeric":
-                x = pd.to_numeric(col, errors="coerce").astype(float)
-                blocks.append(((x.fillna(c["fill"]) - c["shift"]) / c["scale"]).to_numpy()[:, None])
-            else:
-                text = col.astype(str).where(col.notna(), None)
-                codes = pd.Categorical(text, categories=c["categories"]).codes  # -1 = unknown
-                onehot = np.zeros((len(col), len(c["categories"])), dtype=np.float32)
-                rows = np.nonzero(codes >= 0)[0]
-                onehot[rows, codes[rows]] = 1.0
-                blocks.append(onehot)
-            if c["indicator"]:
-                blocks.append(col.isna().to_numpy(dtype=np.float32)[:, None])
-        if not blocks:
-            return np.zeros((len(frame), 0), dtype=np.float32)
-        return np.concatenate(blocks, axis=1).astype(np.float32)
-
-    @property
-    def feature_names(self) -> list[str]:
-        names = []
-        for c in self.columns:
-            if c["role"] == "numeric":
-                names.append(c["name"])
-            else:
-                names += [f"{c['name']}={v}" for v in c["categories"]]
-            if c["indicator"]:
-                names.append(f"{c['name']}:missing")
-        return names
-
-    def state(self) -> dict[str, Any]:
-        return {"kind": "table", "columns": self.columns}
+def _numeric_id(series: pd.Series) -> bool:
+    """Whole numbers, one per row, covering a contiguous range (1..N shuffled or not)."""
+    values = series.dropna()
+    if len(values) < 20 or values.isna().any() or not np.all(np.mod(values, 1) == 0):
+        return False
+    unique = values.nunique() == len(series)
+    return bool(unique and values.max() - values.min() + 1 == len(values))
 
 
 def check_target(frame: pd.DataFrame, target: list[str], where: str) -> None:
@@ -171,7 +169,8 @@ def check_target(frame: pd.DataFrame, target: list[str], where: str) -> None:
 def choose_roles(
     frame: pd.DataFrame, target: list[str], features: list[str] | None, drop: list[str], where: str
 ) -> dict[str, str]:
-    """Role of every candidate input column (the target and dropped ones left out)."""
+    """Role of every candidate input column (the target and dropped ones left out).
+    A column named in data.features keeps a usable role even when it looks like an id."""
     for name in (features or []) + drop:
         if name not in frame.columns:
             raise DataError(
@@ -179,4 +178,27 @@ def choose_roles(
                 f"{did_you_mean(name, list(frame.columns))}"
             )
     names = features if features is not None else [c for c in frame.columns if c not in drop]
-    return {c: column_role(frame[c]) for c in names if c not in target}
+    roles = {c: column_role(frame[c]) for c in names if c not in target}
+    for name in features or []:
+        role = roles.get(name)
+        if role == "empty":
+            raise DataError(f"{where}: column '{name}' is empty in every row; remove it from data.features")
+        if role == "id":  # asked for by name: a categorical (strings) or a number
+            roles[name] = "numeric" if frame[name].dtype.kind in "iuf" else "categorical"
+    return roles
+
+
+def describe_roles(roles: dict[str, str]) -> list[str]:
+    """Notes for the user: which columns play which part, and what was dropped and why."""
+    used = {"numeric": [], "categorical": [], "text": [], "datetime": []}
+    notes = []
+    for name, role in roles.items():
+        if role in used:
+            used[role].append(name)
+        else:
+            reason = "an id (distinct per row)" if role == "id" else "empty in every row"
+            notes.append(
+                f"column '{name}' looks like {reason}: dropped (name it in data.features to keep it)"
+            )
+    kinds = "; ".join(f"{role} {', '.join(names)}" for role, names in used.items() if names)
+    return [f"inputs: {kinds}", *notes]

@@ -1,0 +1,182 @@
+"""From a raw table or raw images to `Data`: drop unlabeled rows, infer the task, split
+(seeded, stratified for classes), fit the preprocessing on the train split, transform all."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from treino.config import DataConfig
+from treino.data.builtin import Images, Table
+from treino.data.core import Data, DataInfo, Split, assign_splits
+from treino.data.preprocess import TablePreprocessor
+from treino.data.tables import check_target, choose_roles, describe_roles, infer_task
+from treino.errors import DataError
+
+SPLITS = ("train", "val", "test")
+
+
+def _stratify(cfg: DataConfig, task: str) -> bool:
+    return task != "regression" if cfg.split.stratify == "auto" else bool(cfg.split.stratify)
+
+
+def _counts(y: torch.Tensor, k: int) -> list[int]:
+    return torch.bincount(y.reshape(-1).long(), minlength=k).tolist()
+
+
+def _class_note(classes: list[str], counts: dict[str, list[int]]) -> str:
+    per = ", ".join(f"{c} {'/'.join(str(counts[s][i]) for s in SPLITS)}" for i, c in enumerate(classes[:12]))
+    return f"classes (train/val/test): {per}{' ...' if len(classes) > 12 else ''}"
+
+
+def image_data(raw: Images, cfg: DataConfig, g: torch.Generator, where: str) -> Data:
+    """Normalize by the train split's per-channel mean/std; augmentation marks train only."""
+    x, y = torch.from_numpy(raw.x), torch.from_numpy(raw.y)
+    k = len(raw.classes)
+    if k < 2:
+        raise DataError(f"{where}: a single class ({raw.classes[0]!r}); a classifier needs at least two")
+    task = "binary" if k == 2 else "multiclass"
+    fixed = torch.from_numpy(raw.fixed) if raw.fixed is not None else None
+    labels = y if _stratify(cfg, task) else None
+    tr, va, te = assign_splits(fixed, len(x), cfg.split.val, cfg.split.test, g, labels)
+    mean = x[tr].mean(dim=(0, 2, 3))  # per channel, train split only
+    std = x[tr].std(dim=(0, 2, 3)).clamp(min=1e-6)
+
+    def norm(rows: torch.Tensor, augment: bool = False) -> Split:
+        return Split((x[rows] - mean[:, None, None]) / std[:, None, None], y[rows].float(), augment)
+
+    counts = {s: _counts(y[r], k) for s, r in zip(SPLITS, (tr, va, te), strict=True)}
+    notes = [*(raw.notes or []), _class_note(raw.classes, counts)]
+    if cfg.image.augment:
+        notes.append("augmentation: random flips and shifted crops on the train split")
+    info = DataInfo(
+        task=task, kind="image", input_shape=tuple(x.shape[1:]), classes=raw.classes,
+        targets=["label"], source=where, sizes={"train": len(tr), "val": len(va), "test": len(te)},
+        class_counts=counts, notes=notes,
+    )  # fmt: skip
+    prep = {"kind": "image", "mean": mean.tolist(), "std": std.tolist(), "shape": list(x.shape[1:]),
+            "channels": int(x.shape[1]), "size": list(x.shape[2:])}  # fmt: skip
+    return Data(norm(tr, cfg.image.augment), norm(va) if len(va) else None, norm(te) if len(te) else None,
+                info, prep)  # fmt: skip
+
+
+def _encode_target(
+    frame: pd.DataFrame, target: list[str], task: str, where: str
+) -> tuple[np.ndarray, list[str]]:
+    if task == "regression":
+        values = frame[target].apply(pd.to_numeric, errors="coerce")
+        bad = values.isna() & frame[target].notna()
+        if bad.any().any():
+            col = bad.any().idxmax()
+            row = int(np.argmax(bad[col].to_numpy()))
+            raise DataError(
+                f"{where}: target column '{col}' has a non-numeric value {frame[col].iloc[row]!r} at row "
+                f"{row + 1}; a regression target must be numbers (or set data.task: multiclass)"
+            )
+        return values.to_numpy(dtype=np.float32, copy=True), []
+    labels = frame[target[0]]
+    uniques = labels.unique()
+    try:
+        ordered = sorted(uniques)
+    except TypeError:
+        ordered = sorted(uniques, key=str)
+    index = {v: i for i, v in enumerate(ordered)}
+    return labels.map(index).to_numpy(dtype=np.int64, copy=True), [str(v) for v in ordered]
+
+
+def _task(cfg: DataConfig, raw: Table, target: list[str], frame: pd.DataFrame) -> tuple[str, str | None]:
+    """The task, and a note when it was inferred from the target's values."""
+    if cfg.task != "auto":
+        return cfg.task, None
+    if raw.task != "auto":
+        return raw.task, None
+    if len(target) > 1:
+        return "regression", f"task: regression ({len(target)} targets)"
+    task = infer_task(frame[target[0]])
+    n = frame[target[0]].nunique()
+    why = f"{n} distinct numbers" if task == "regression" else f"{n} distinct values"
+    return task, f"task: {task}, inferred from target '{target[0]}' ({why}); set data.task to change it"
+
+
+def table_data(raw: Table, cfg: DataConfig, g: torch.Generator, where: str) -> Data:
+    """Split the table, fit the preprocessing on its train rows, and transform every split."""
+    frame, fixed = raw.frame, raw.fixed
+    target = [cfg.target] if isinstance(cfg.target, str) else list(cfg.target or raw.target)
+    check_target(frame, target, where)
+    notes: list[str] = []
+    missing = frame[target].isna().any(axis=1).to_numpy()
+    if missing.any():
+        if not cfg.drop_missing_target:
+            raise DataError(
+                f"{where}: target has {int(missing.sum())} empty values (first at row "
+                f"{int(np.argmax(missing)) + 1}); drop those rows or set data.drop_missing_target: true"
+            )
+        notes.append(f"dropped {int(missing.sum())} rows with an empty target")
+        frame = frame[~missing].reset_index(drop=True)
+        fixed = fixed[~missing] if fixed is not None else None
+    task, why = _task(cfg, raw, target, frame)
+    notes += [why] if why else []
+    if len(target) > 1 and task != "regression":
+        raise DataError(f"data.target: several targets {target} need data.task: regression")
+    y, classes = _encode_target(frame, target, task, where)
+    if task != "regression" and len(classes) < 2:
+        raise DataError(
+            f"{where}: target '{target[0]}' has a single class ({classes[0]!r}); a classifier needs at least two"
+        )
+    if task == "binary" and len(classes) > 2:
+        raise DataError(
+            f"data.task: binary, but target '{target[0]}' has {len(classes)} classes; use multiclass"
+        )
+    roles = choose_roles(frame, target, cfg.features, cfg.drop, where)
+    if cfg.datetime == "drop":
+        roles = {c: ("dropped date" if r == "datetime" else r) for c, r in roles.items()}
+    notes += describe_roles(roles)
+    roles = {c: r for c, r in roles.items() if r in ("numeric", "categorical", "text", "datetime")}
+    if not roles:
+        raise DataError(f"{where}: no usable input columns besides the target; check data.features/data.drop")
+    texts = [c for c, r in roles.items() if r == "text"]
+    kind = "text" if texts and len(roles) == 1 else "table"
+    if cfg.text.mode == "tokens" and kind != "text":
+        raise DataError(
+            f"data.text.mode: tokens needs exactly one input column of free text, but {where} has "
+            f"{len(texts)} text and {len(roles) - len(texts)} other input columns; use tfidf or data.features"
+        )
+    labels = torch.from_numpy(y) if task != "regression" and _stratify(cfg, task) else None
+    fixed_t = torch.from_numpy(fixed) if fixed is not None else None
+    tr, va, te = assign_splits(fixed_t, len(frame), cfg.split.val, cfg.split.test, g, labels)
+    text = cfg.text.model_dump(exclude={"ngrams"}) | {"ngrams": tuple(cfg.text.ngrams)}
+    prep = TablePreprocessor.fit(frame.iloc[tr.numpy()], roles, cfg.scale, cfg.categorical, text, where)
+    state: dict[str, Any] = prep.state()
+    state["kind"] = kind
+    yt = torch.from_numpy(y)
+    if task == "regression":
+        yt = yt.reshape(len(frame), -1)
+        if cfg.scale_target:
+            mean, std = yt[tr].mean(0), yt[tr].std(0, unbiased=False).clamp(min=1e-12)
+            state["target"] = {"mean": mean.tolist(), "std": std.tolist()}
+
+    def part(rows: torch.Tensor) -> Split | None:
+        if len(rows) == 0:
+            return None
+        x = torch.from_numpy(prep.transform(frame.iloc[rows.numpy()]))
+        return Split(x, yt[rows].float())
+
+    k = len(classes)
+    counts = {s: _counts(yt[r], k) for s, r in zip(SPLITS, (tr, va, te), strict=True)} if k else {}
+    if k:
+        notes.append(_class_note(classes, counts))
+    train = part(tr)
+    assert train is not None
+    info = DataInfo(
+        task=task, kind=kind, input_shape=tuple(train.x.shape[1:]), classes=classes, targets=target,
+        features=prep.feature_names, roles={**roles}, source=where, class_counts=counts, notes=notes,
+        sizes={"train": len(tr), "val": len(va), "test": len(te)},
+    )  # fmt: skip
+    if kind == "text":
+        encoder = prep.columns[0]["text"]
+        info.text_mode = encoder["mode"]
+        info.vocab_size = len(encoder["vocabulary"]) + 2 if encoder["mode"] == "tokens" else 0
+    return Data(train, part(va), part(te), info, state)

@@ -1,0 +1,169 @@
+"""Table preprocessing fitted on the train split only: imputation (median / most frequent, with
+a missing-value indicator), scaling, one-hot or index encoding, date parts and TF-IDF. Its
+state is plain numbers and strings (JSON); `transform_frame` applies it to a raw DataFrame,
+for training and for prediction alike."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from treino.data.tables import check_numbers
+from treino.data.text import TextEncoder
+from treino.errors import DataError
+
+MAX_CATEGORIES = 50  # categories kept per column; rarer values count as unknown
+DATE_PARTS = ("year", "month", "day", "dayofweek", "hour")
+
+
+def _scaling(x: pd.Series, scale: str) -> tuple[float, float]:
+    """(shift, divisor) of one numeric column: standard, minmax or none."""
+    if scale == "standard":
+        shift, div = float(x.mean()), float(x.std(ddof=0))
+    elif scale == "minmax":
+        shift, div = float(x.min()), float(x.max() - x.min())
+    else:
+        shift, div = 0.0, 1.0
+    return shift, div if div > 0 and np.isfinite(div) else 1.0
+
+
+def _numeric(x: pd.Series, scale: str) -> dict[str, Any]:
+    fill = float(x.median()) if x.notna().any() else 0.0
+    shift, div = _scaling(x.fillna(fill), scale)
+    return {"fill": fill, "shift": shift, "scale": div}
+
+
+def _dates(col: pd.Series) -> pd.Series:
+    return pd.to_datetime(col, errors="coerce", format="mixed") if col.dtype.kind != "M" else col
+
+
+class TablePreprocessor:
+    """Fitted on the train split; `transform` gives (N, D) float32 features in the order of
+    `feature_names` (or (N, L) int64 token ids for a single text column in tokens mode).
+
+    Example:
+        >>> prep = TablePreprocessor.fit(train_frame, {"age": "numeric", "city": "categorical"})
+        >>> x = TablePreprocessor(prep.state()["columns"]).transform(new_frame)
+    """
+
+    def __init__(self, columns: list[dict[str, Any]]) -> None:
+        self.columns = columns
+
+    @classmethod
+    def fit(
+        cls,
+        frame: pd.DataFrame,
+        roles: dict[str, str],
+        scale: str = "standard",
+        categorical: str = "onehot",
+        text: dict[str, Any] | None = None,
+        where: str = "data",
+    ) -> TablePreprocessor:
+        columns = []
+        for name, role in roles.items():
+            col = frame[name]
+            entry: dict[str, Any] = {"name": name, "role": role, "indicator": bool(col.isna().any())}
+            if role == "numeric":
+                entry.update(_numeric(col.astype(float), scale))
+            elif role == "categorical":
+                counts = col.dropna().astype(str).value_counts()
+                kept = counts.index[:MAX_CATEGORIES].tolist()
+                entry["categories"] = sorted(kept)
+                entry["fill"] = str(counts.index[0]) if len(counts) else None  # most frequent
+                entry["encoding"] = categorical
+            elif role == "datetime":
+                stamps = _dates(col)
+                parts = [p for p in DATE_PARTS if getattr(stamps.dt, p).nunique() > 1]
+                entry["indicator"] = bool(stamps.isna().any())
+                entry["parts"] = [{"part": p, **_numeric(getattr(stamps.dt, p).astype(float), scale)}
+                                  for p in parts]  # fmt: skip
+            elif role == "text":
+                entry["indicator"] = False  # an empty text is already all-zero TF-IDF
+                entry["text"] = TextEncoder.fit(col, where=where, **(text or {})).state
+            else:
+                continue
+            columns.append(entry)
+        return cls(columns)
+
+    def transform(self, frame: pd.DataFrame) -> np.ndarray:
+        """(N, D) float32 features, or (N, L) int64 token ids for a lone text column."""
+        blocks = []
+        for c in self.columns:
+            col = frame[c["name"]]
+            role = c["role"]
+            if role == "numeric":
+                x = pd.to_numeric(col, errors="coerce").astype(float)
+                blocks.append(((x.fillna(c["fill"]) - c["shift"]) / c["scale"]).to_numpy()[:, None])
+            elif role == "categorical":
+                text = col.astype(str).where(col.notna(), c["fill"])
+                codes = pd.Categorical(text, categories=c["categories"]).codes  # -1 = unknown
+                if c["encoding"] == "index":
+                    blocks.append((codes + 1).astype(np.float32)[:, None])  # 0 = unknown
+                else:
+                    onehot = np.zeros((len(col), len(c["categories"])), dtype=np.float32)
+                    rows = np.nonzero(codes >= 0)[0]
+                    onehot[rows, codes[rows]] = 1.0
+                    blocks.append(onehot)
+            elif role == "datetime":
+                stamps = _dates(col)
+                for p in c["parts"]:
+                    x = getattr(stamps.dt, p["part"]).astype(float).fillna(p["fill"])
+                    blocks.append(((x - p["shift"]) / p["scale"]).to_numpy()[:, None])
+                col = stamps
+            else:
+                encoded = TextEncoder(c["text"]).transform(col)
+                if encoded.dtype == np.int64:
+                    return encoded  # tokens mode: the one input is the id sequence
+                blocks.append(encoded)
+            if c["indicator"]:
+                blocks.append(col.isna().to_numpy(dtype=np.float32)[:, None])
+        if not blocks:
+            return np.zeros((len(frame), 0), dtype=np.float32)
+        return np.concatenate(blocks, axis=1).astype(np.float32)
+
+    @property
+    def feature_names(self) -> list[str]:
+        names = []
+        for c in self.columns:
+            if c["role"] == "numeric":
+                names.append(c["name"])
+            elif c["role"] == "categorical":
+                cats = c["categories"]
+                names += [c["name"]] if c["encoding"] == "index" else [f"{c['name']}={v}" for v in cats]
+            elif c["role"] == "datetime":
+                names += [f"{c['name']}.{p['part']}" for p in c["parts"]]
+            else:
+                names += TextEncoder(c["text"]).feature_names(c["name"])
+            if c["indicator"]:
+                names.append(f"{c['name']}:missing")
+        return names
+
+    def state(self) -> dict[str, Any]:
+        return {"kind": "table", "columns": self.columns}
+
+
+def transform_frame(state: dict[str, Any], frame: pd.DataFrame, where: str = "input") -> np.ndarray:
+    """Model inputs for a raw DataFrame, from a saved preprocessing state (table or text kind).
+
+    The frame needs the columns the model was trained on (extra ones, such as an id or the
+    target, are ignored); a missing column, or garbage in a numeric one, is a DataError.
+
+    Example:
+        >>> state = json.loads(Path("runs/x/model/preprocessing.json").read_text())
+        >>> x = torch.from_numpy(transform_frame(state, pd.read_csv("new.csv"), "new.csv"))
+    """
+    if state.get("kind") not in ("table", "text"):
+        raise DataError(f"{where}: this model was trained on {state.get('kind')} data, not a table")
+    names = [c["name"] for c in state["columns"]]
+    absent = [n for n in names if n not in frame.columns]
+    if absent:
+        shown = ", ".join(f"'{n}'" for n in absent[:10])
+        raise DataError(
+            f"{where}: missing input column(s) {shown} that the model was trained on; "
+            f"add them (empty cells are imputed)"
+        )
+    numeric = [c["name"] for c in state["columns"] if c["role"] == "numeric"]
+    check_numbers(frame[numeric], where)
+    return TablePreprocessor(state["columns"]).transform(frame)
