@@ -117,9 +117,10 @@ def load_weights(folder: Path) -> dict[str, torch.Tensor]:
     if not path.exists():
         raise RunError(f"{path}: missing; the run has no saved model (did it finish an epoch?)")
     with path.open("rb") as f:
-        head = f.read(4)
-    # torch.save writes a zip (PK..) holding a pickle; a bare pickle starts with \x80
-    if head.startswith((b"PK\x03\x04", b"\x80")):
+        head = f.read(9)
+    # safetensors: an 8-byte header length, then the JSON header; torch.save writes a zip (PK..)
+    # holding a pickle, and a bare pickle starts with \x80
+    if head[8:9] != b"{" and head.startswith((b"PK\x03\x04", b"\x80")):
         raise RunError(
             f"{path}: is a pickle (torch.save) file, not safetensors; treino never unpickles model "
             f"files because that can run code; save the weights with safetensors.torch.save_file"
