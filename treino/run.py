@@ -148,7 +148,7 @@ def _train(
 
     (run_dir / "metrics.json").unlink(missing_ok=True)  # present again only when this run's files are
     history = fit(
-        model, (data.train.x, data.train.y),
+        model, data.train.source(batch),  # (x, y), or augmenting image batches
         (data.val.x, data.val.y) if data.val is not None else None,
         loss=loss_fn, optimizer=optimizer, epochs=cfg.train.epochs, batch_size=batch,
         callbacks=callbacks, task=task, l1=cfg.train.l1, l2=cfg.train.l2,
