@@ -131,7 +131,7 @@ def _export_plain(p: Predictor, example: Any, path: Path) -> str:
         try:
             torch.onnx.export(
                 model, (x,), str(path), input_names=[INPUT], output_names=[OUTPUT],
-                dynamic_shapes=({0: torch.export.Dim("batch")},), dynamo=True, optimize=True,
+                dynamic_shapes=({0: torch.export.Dim("batch")},), dynamo=True, optimize=True, verbose=False,
             )  # fmt: skip
             return "dynamo"
         except Exception:  # any torch.export failure: try the older exporter
@@ -213,5 +213,5 @@ def _feeds(p: Predictor, raw: Any) -> dict[str, np.ndarray]:
         if c["role"] == "numeric":
             feeds[c["name"]] = pd.to_numeric(col, errors="coerce").to_numpy(dtype=np.float32)
         else:
-            feeds[c["name"]] = np.asarray(["" if v is None else str(v) for v in col], dtype=object)
+            feeds[c["name"]] = np.asarray(["" if pd.isna(v) else str(v) for v in col], dtype=object)
     return feeds
