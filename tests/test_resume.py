@@ -1,0 +1,119 @@
+"""Exact resume: a run SIGKILLed at any point and resumed ends bit for bit like a run never
+interrupted (CPU); --resume with a larger train.epochs extends a finished run."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+import torch
+
+HERE = Path(__file__).parent
+# dropout (global RNG), mini-batches (shuffling generator), a step schedule and Adam state:
+# everything a resume must put back
+ARGS = [
+    "--data", "iris", "--set", "model.kind=mlp", "--set", "model.hidden=[16]",
+    "--set", "model.dropout=0.2", "--set", "train.batch_size=16", "--set", "train.epochs=4",
+    "--set", "schedule.name=step", "--set", "schedule.step_size=1", "--set", "schedule.gamma=0.8",
+    "--set", "train.restore_best=false", "--set", "log.plots=false", "--set", "log.progress=false",
+    "--quiet",
+]  # fmt: skip
+STEPS_PER_EPOCH = 7  # iris: 150 rows, 70% train = 104 rows, batches of 16
+
+
+def run_cli(args: list[str]) -> Any:
+    """The real CLI in this process: the killed runs are real processes, the rest need not be."""
+    from typer.testing import CliRunner
+
+    from treino.cli import app
+
+    return CliRunner().invoke(app, args)
+
+
+def kill_at(point: str, n: int, out: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "MPLBACKEND": "Agg"}
+    cmd = [sys.executable, str(HERE / "kill_at.py"), point, str(n), "--", *ARGS, "--out", str(out)]
+    return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
+
+
+def assert_same_run(run: Path, ref: Path) -> None:
+    """Same final weights (bytes), same history and per-step losses, same metrics."""
+    a, b = (run / "model" / "weights.safetensors").read_bytes(), (ref / "model" / "weights.safetensors")
+    assert a == b.read_bytes()
+    history, expected = pd.read_csv(run / "history.csv"), pd.read_csv(ref / "history.csv")
+    pd.testing.assert_frame_equal(history.drop(columns="seconds"), expected.drop(columns="seconds"))
+    assert (run / "steps.csv").read_bytes() == (ref / "steps.csv").read_bytes()
+    got, want = json.loads((run / "metrics.json").read_text()), json.loads((ref / "metrics.json").read_text())
+    for key in ("status", "epochs_run", "best_epoch", "train", "val", "test"):
+        assert got[key] == want[key], key
+    last, ref_last = (torch.load(p / "checkpoints" / "last.pt", weights_only=True) for p in (run, ref))
+    assert last["epoch"] == ref_last["epoch"]
+    for name, tensor in ref_last["model"].items():
+        assert torch.equal(last["model"][name], tensor), name
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("ref") / "run"
+    result = run_cli(["train", *ARGS, "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    return out
+
+
+@pytest.mark.parametrize(
+    ("point", "n", "left"),
+    [
+        ("step", 3, None),  # in epoch 1, before any checkpoint exists
+        ("step", 2 * STEPS_PER_EPOCH + 4, 2),  # mid-epoch 3: epochs 1-2 are kept, 3 is redone
+        ("checkpoint", 2, 2),  # right after the checkpoint of epoch 2
+        ("checkpoint-write", 3, 2),  # while writing epoch 3's checkpoint: a truncated .tmp
+        ("final", 0, 4),  # everything written but metrics.json
+    ],
+)
+def test_sigkill_then_resume_is_bit_identical(
+    point: str, n: int, left: int | None, reference: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "run"
+    killed = kill_at(point, n, out)
+    assert killed.returncode == -9, killed.stderr  # it died at the kill point, not before or after
+    assert not (out / "metrics.json").exists()  # an unfinished run never looks finished
+    last = out / "checkpoints" / "last.pt"
+    if left is None:
+        assert not last.exists()
+    else:
+        assert torch.load(last, weights_only=True)["epoch"] == left
+    if point == "checkpoint-write":
+        assert (out / "checkpoints" / "last.pt.tmp").exists()
+
+    resumed = run_cli(["train", "--resume", str(out), "--quiet"])
+    assert resumed.exit_code == 0, resumed.output
+    assert_same_run(out, reference)
+
+
+def test_resume_extends_a_finished_run(reference: Path, tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    short = [a if a != "train.epochs=4" else "train.epochs=2" for a in ARGS]
+    first = run_cli(["train", *short, "--out", str(out)])
+    assert first.exit_code == 0, first.output
+    assert json.loads((out / "metrics.json").read_text())["epochs_run"] == 2
+
+    more = run_cli(["train", "--resume", str(out), "--set", "train.epochs=4", "--quiet"])
+    assert more.exit_code == 0, more.output
+    assert_same_run(out, reference)  # epoch 3 started from the model of epoch 2
+    assert "epochs: 4" in (out / "config.yaml").read_text()
+
+
+def test_resume_of_a_finished_run_changes_nothing(reference: Path, tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    import shutil
+
+    shutil.copytree(reference, out)
+    again = run_cli(["train", "--resume", str(out), "--quiet"])
+    assert again.exit_code == 0, again.output
+    assert_same_run(out, reference)
