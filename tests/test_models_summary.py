@@ -1,15 +1,10 @@
-"""The model summary (layers, output shapes, parameters, FLOPs) and each family trained end to
-end through the Python API and the CLI."""
+"""The model summary: layers, output shapes, parameters, FLOPs; printed by `treino train`."""
 
 from __future__ import annotations
 
-import json
-
-import pytest
 import torch
 from torch import nn
 
-import treino
 from treino.models.cnn import CNN
 from treino.models.mlp import MLP
 from treino.models.summary import format_summary, summarize
@@ -65,26 +60,6 @@ def test_summary_of_token_ids():
     assert s["layers"][0] == {"name": "embed", "type": "EmbeddingBag", "output_shape": [8],
                               "parameters": 800, "flops": 0}  # fmt: skip
     assert s["input_shape"] == [5]
-
-
-QUICK = {"log.plots": False, "log.progress": False, "optimizer.lr": 0.01}
-
-
-@pytest.mark.parametrize(
-    ("source", "kind", "epochs", "metric", "floor"),
-    [("houses", "linear", 20, "r2", 0.8), ("breast_cancer", "logistic", 5, "accuracy", 0.9),
-     ("iris", "softmax", 10, "accuracy", 0.8), ("wine", "mlp", 10, "accuracy", 0.9),
-     ("digits", "cnn", 2, "accuracy", 0.9)],
-)  # fmt: skip
-def test_each_family_trains_and_records_its_summary(tmp_path, source, kind, epochs, metric, floor):
-    overrides = {"data.source": source, "model.kind": kind, "train.epochs": epochs, **QUICK}
-    run = treino.train(None, overrides, out=tmp_path / "run", quiet=True)
-    assert run.metrics["test"][metric] > floor
-    saved = json.loads((tmp_path / "run" / "metrics.json").read_text())["model"]
-    assert saved["kind"] == kind
-    assert saved["parameters"] == sum(p.numel() for p in run.model.parameters())
-    assert saved["flops_per_sample"] > 0 and saved["layers"][-1]["output_shape"] is not None
-    assert saved["summary"].startswith(f"model: {kind}, {saved['parameters']:,} parameters")
 
 
 def test_cli_prints_the_summary(cli, tmp_path):
