@@ -150,6 +150,13 @@ def test_init_statistics(init, expected):
     assert torch.all(layer.bias == 0)
 
 
+def test_kaiming_gain_follows_the_activation():
+    tanh = weight_of("kaiming_normal", activation="tanh").weight.std().item()
+    sigmoid = weight_of("kaiming_uniform", activation="sigmoid").weight.std().item()
+    assert tanh == pytest.approx(5 / 3 / math.sqrt(400), rel=0.03)
+    assert sigmoid == pytest.approx(1 / math.sqrt(400), rel=0.03)
+
+
 def test_init_uniform_bounds_and_normal_std():
     bound = math.sqrt(6 / (400 + 600))
     assert weight_of("xavier_uniform").weight.abs().max().item() <= bound

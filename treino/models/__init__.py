@@ -124,14 +124,18 @@ def example_input(info: DataInfo, batch: int = 2) -> Tensor:
 
 
 def initialize(model: nn.Module, cfg: ModelConfig) -> None:
-    """Apply `model.init` to every Linear/Conv weight; biases to zero (except 'default')."""
+    """Apply `model.init` to every Linear/Conv weight; biases to zero (except 'default').
+
+    Kaiming's gain follows `model.activation` (tanh 5/3, sigmoid 1, relu-like sqrt(2)).
+    """
     if cfg.init == "default":
         return
+    act = {"tanh": "tanh", "sigmoid": "sigmoid", "leaky_relu": "leaky_relu"}.get(cfg.activation, "relu")
     fns = {
         "xavier_uniform": nn.init.xavier_uniform_,
         "xavier_normal": nn.init.xavier_normal_,
-        "kaiming_uniform": lambda w: nn.init.kaiming_uniform_(w, nonlinearity="relu"),
-        "kaiming_normal": lambda w: nn.init.kaiming_normal_(w, nonlinearity="relu"),
+        "kaiming_uniform": lambda w: nn.init.kaiming_uniform_(w, a=0.01, nonlinearity=act),
+        "kaiming_normal": lambda w: nn.init.kaiming_normal_(w, a=0.01, nonlinearity=act),
         "normal": lambda w: nn.init.normal_(w, 0.0, cfg.init_std),
     }
     for module in model.modules():
