@@ -34,7 +34,7 @@ class Evaluation:
     path: Path | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        out = {k: v for k, v in self.__dict__.items() if k != "path"}
+        out = {k: v for k, v in self.__dict__.items() if k not in ("path", "classes")}
         if self.confusion is not None:
             out["confusion"] = {"classes": self.classes, "matrix": self.confusion}
         return out
@@ -190,14 +190,16 @@ def show(result: Evaluation) -> None:
     from rich.table import Table
 
     console = Console()
-    table = Table(title=f"{result.task} on {result.source} ({result.rows} rows)")
+    print(f"{result.task} model on {result.source}: {result.rows} rows")
+    table = Table()
     table.add_column("metric")
     table.add_column("value", justify="right")
     for name, value in result.metrics.items():
         table.add_row(name, f"{value:.4f}")
     console.print(table)
     if result.confusion is not None and result.per_class is not None:
-        cm = Table(title="confusion matrix (rows: true class, columns: predicted)")
+        print("confusion matrix (rows: true class, columns: predicted class)")
+        cm = Table()
         cm.add_column("true \\ predicted")
         for c in result.classes:
             cm.add_column(c, justify="right")
@@ -209,4 +211,4 @@ def show(result: Evaluation) -> None:
                 c, *map(str, result.confusion[i]), *(f"{stats[s]:.3f}" for s in ("precision", "recall", "f1"))
             )
         console.print(cm)
-    console.print(f"written: {result.path}")
+    print(f"written: {result.path}")
