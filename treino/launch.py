@@ -70,6 +70,9 @@ def launch(
         f"--rdzv-conf=is_host={node_rank == 0},join_timeout={timeout},read_timeout={timeout}",
         f"--max-restarts={_restarts()}", "--monitor-interval=0.5", *worker,
     ]  # fmt: skip
+    # Workers get a fresh store per rendezvous round: a shared one hands restarted workers the
+    # dead ones' addresses (pytorch/pytorch#135712), and the elastic restart then fails.
+    os.environ.setdefault("TORCH_DISABLE_SHARE_RDZV_TCP_STORE", "1")
     if not distributed.uses_cuda(cfg.train.device) and "OMP_NUM_THREADS" not in os.environ:
         # on CPU a process per group of cores (torchrun would leave each one a single thread)
         os.environ["OMP_NUM_THREADS"] = str(max(1, (os.cpu_count() or 1) // devices))
