@@ -66,10 +66,16 @@ def parse_vary(text: str) -> tuple[str, list[Any]]:
     values = []
     for part in parts:
         try:
-            values.append(yaml.safe_load(part) if part.strip() else None)
+            value = yaml.safe_load(part) if part.strip() else None
         except yaml.YAMLError:
-            values.append(part.strip())  # a plain string, e.g. a path with a colon
+            value = part.strip()  # a plain string, e.g. a path with a colon
+        if isinstance(value, str) and _FLOAT.fullmatch(value):
+            value = float(value)  # YAML 1.1 reads 1e-3 (no dot) as text
+        values.append(value)
     return key, values
+
+
+_FLOAT = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+")
 
 
 def label_of(settings: dict[str, Any]) -> str:

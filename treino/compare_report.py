@@ -234,6 +234,7 @@ def write(folder: str | Path) -> Path:
         f"<li><a href='{html.escape(r['dir'])}/report.html'>{html.escape(r['dir'])}</a> ({r['status']})</li>"
         for v in manifest["variants"]
         for r in v["runs"]
+        if (folder / r["dir"] / "report.html").exists()
     )
     title = f"treino compare: {lesson['title'] if lesson else manifest['name']}"
     body = f"""<h1>{html.escape(title)}</h1>{intro}
