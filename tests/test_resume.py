@@ -38,7 +38,7 @@ def run_cli(args: list[str]) -> Any:
 
 def kill_at(point: str, n: int, out: Path) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "MPLBACKEND": "Agg"}
-    cmd = [sys.executable, str(HERE / "kill_at.py"), point, str(n), "--", *ARGS, "--out", str(out)]
+    cmd = [sys.executable, str(HERE / "faults.py"), point, str(n), "--", *ARGS, "--out", str(out)]
     return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
 
 
