@@ -17,6 +17,7 @@ from treino.data.tables import check_target, choose_roles, describe_roles, infer
 from treino.errors import DataError
 
 SPLITS = ("train", "val", "test")
+TABLE_TERMS_MIN, ROWS_PER_TERM = 20, 10  # TF-IDF terms of a text column inside a table
 
 
 def _stratify(cfg: DataConfig, task: str) -> bool:
@@ -39,7 +40,7 @@ def image_data(raw: Images, cfg: DataConfig, g: torch.Generator, where: str) -> 
     if k < 2:
         raise DataError(f"{where}: a single class ({raw.classes[0]!r}); a classifier needs at least two")
     task = "binary" if k == 2 else "multiclass"
-    fixed = torch.from_numpy(raw.fixed) if raw.fixed is not None else None
+    fixed = torch.from_numpy(np.array(raw.fixed, dtype=np.int64)) if raw.fixed is not None else None
     labels = y if _stratify(cfg, task) else None
     tr, va, te = assign_splits(fixed, len(x), cfg.split.val, cfg.split.test, g, labels)
     mean = x[tr].mean(dim=(0, 2, 3))  # per channel, train split only
@@ -145,9 +146,16 @@ def table_data(raw: Table, cfg: DataConfig, g: torch.Generator, where: str) -> D
             f"{len(texts)} text and {len(roles) - len(texts)} other input columns; use tfidf or data.features"
         )
     labels = torch.from_numpy(y) if task != "regression" and _stratify(cfg, task) else None
-    fixed_t = torch.from_numpy(fixed) if fixed is not None else None
+    fixed_t = torch.from_numpy(np.array(fixed, dtype=np.int64)) if fixed is not None else None
     tr, va, te = assign_splits(fixed_t, len(frame), cfg.split.val, cfg.split.test, g, labels)
     text = cfg.text.model_dump(exclude={"ngrams"}) | {"ngrams": tuple(cfg.text.ngrams)}
+    if kind == "table" and texts and "max_features" not in cfg.text.model_fields_set:
+        # beside other inputs, a free-text column gets a vocabulary in proportion to the rows,
+        # so a few hundred rows do not fit thousands of n-gram weights
+        text["max_features"] = min(cfg.text.max_features, max(TABLE_TERMS_MIN, len(tr) // ROWS_PER_TERM))
+        notes.append(
+            f"text columns: at most {text['max_features']} TF-IDF terms each (set data.text.max_features)"
+        )
     prep = TablePreprocessor.fit(frame.iloc[tr.numpy()], roles, cfg.scale, cfg.categorical, text, where)
     state: dict[str, Any] = prep.state()
     state["kind"] = kind

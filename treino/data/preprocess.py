@@ -15,7 +15,7 @@ from treino.data.text import TextEncoder
 from treino.errors import DataError
 
 MAX_CATEGORIES = 50  # categories kept per column; rarer values count as unknown
-DATE_PARTS = ("year", "month", "day", "dayofweek", "hour")
+DATE_PARTS = ("year", "month", "day", "day_of_week", "hour")
 
 
 def _scaling(x: pd.Series, scale: str) -> tuple[float, float]:
@@ -98,7 +98,8 @@ class TablePreprocessor:
                 blocks.append(((x.fillna(c["fill"]) - c["shift"]) / c["scale"]).to_numpy()[:, None])
             elif role == "categorical":
                 text = col.astype(str).where(col.notna(), c["fill"])
-                codes = pd.Categorical(text, categories=c["categories"]).codes  # -1 = unknown
+                index = {v: i for i, v in enumerate(c["categories"])}
+                codes = text.map(index).fillna(-1).to_numpy(dtype=np.int64)  # -1 = unknown
                 if c["encoding"] == "index":
                     blocks.append((codes + 1).astype(np.float32)[:, None])  # 0 = unknown
                 else:
