@@ -11,7 +11,7 @@ import torch
 
 from treino.config import DataConfig
 from treino.data.builtin import Images, Table
-from treino.data.core import Data, DataInfo, Split, assign_splits
+from treino.data.core import Data, DataInfo, Split, assign_splits, check_finite
 from treino.data.preprocess import TablePreprocessor
 from treino.data.tables import check_target, choose_roles, describe_roles, infer_task
 from treino.errors import DataError
@@ -107,6 +107,7 @@ def table_data(raw: Table, cfg: DataConfig, g: torch.Generator, where: str) -> D
     frame, fixed = raw.frame, raw.fixed
     target = [cfg.target] if isinstance(cfg.target, str) else list(cfg.target or raw.target)
     check_target(frame, target, where)
+    check_finite(frame, where)  # before any row is dropped: row numbers match the file
     notes: list[str] = []
     missing = frame[target].isna().any(axis=1).to_numpy()
     if missing.any():
