@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
 from treino.errors import ConfigError
 from treino.registry import did_you_mean
@@ -28,6 +28,14 @@ class SplitConfig(Section):
     column: str | None = Field(
         None, description="A column whose values (train/val/test) assign each row to a split."
     )
+
+    @field_validator("test")
+    @classmethod
+    def _leaves_training_rows(cls, test: float, info: ValidationInfo) -> float:
+        val = info.data.get("val", 0.0)
+        if val + test >= 1:
+            raise ValueError(f"val {val} + test {test} leaves no rows to train on; keep their sum below 1")
+        return test
 
 
 class ImageConfig(Section):

@@ -175,6 +175,10 @@ def open_folder(out: Path, resume: bool) -> tuple[RunLock, NewFolder | None]:
         out.mkdir(parents=True, exist_ok=True)
     except PermissionError:
         raise RunError(f"{flag} {out}: no permission to write there; choose another folder") from None
+    except OSError as exc:  # a read-only file system, a parent that is a file, ...
+        raise RunError(
+            f"{flag} {out}: cannot create the folder ({exc.strerror}); choose another folder"
+        ) from None
     lock = RunLock(out, flag).acquire()
     try:
         rundir.prepare(out, resume=resume)
