@@ -59,8 +59,7 @@ def diagnose(
     plateau = _plateau(history, steps)
     if plateau:
         found.append(plateau)
-    for check in (_overfitting, _underfitting):
-        result = check(history)
+    for result in (_overfitting(history, status), _underfitting(history)):
         if result and not plateau:
             found.append(result)
     if not plateau and status != "early_stopped" and not any(f["code"] == "overfitting" for f in found):
@@ -136,15 +135,22 @@ def _plateau(history: pd.DataFrame, steps: pd.DataFrame | None) -> dict[str, Any
     if start <= 0 or (start - end) / start >= PLATEAU:
         return None
     moved = 100 * (start - end) / start
+    # a loss stuck at the floor of a too-simple model looks the same: say so when the metric is poor
+    simple = any(f"train_{m}" in history and history[f"train_{m}"].iloc[-1] < p for m, p in POOR.items())
     return finding(
         "plateau_early",
         f"the training loss barely moved ({start:.3g} -> {end:.3g}, {moved:.1f}%): the steps are "
         "too small or the inputs are unscaled. Raise optimizer.lr (try 10x higher, or run "
-        "treino lr-find), and keep data.scale: standard.",
+        "treino lr-find), and keep data.scale: standard."
+        + (
+            " If a higher rate does not help, the model is too simple for the data (underfitting)."
+            if simple
+            else ""
+        ),
     )
 
 
-def _overfitting(history: pd.DataFrame) -> dict[str, Any] | None:
+def _overfitting(history: pd.DataFrame, status: str) -> dict[str, Any] | None:
     if "val_loss" not in history or len(history) < OVERFIT_EPOCHS + 2:
         return None
     val = history["val_loss"].to_numpy(dtype=float)
@@ -158,12 +164,15 @@ def _overfitting(history: pd.DataFrame) -> dict[str, Any] | None:
     if rise <= OVERFIT_RISE * drop or rise <= OVERFIT_REL * abs(val[best]) or train[-1] >= train[best]:
         return None
     began = int(history["epoch"].iloc[best]) + 1
+    fix = (
+        "Early stopping caught it; to go further, add model.dropout or train.l2, use a smaller model or more data."
+        if status == "early_stopped"
+        else "Keep train.early_stopping on, add model.dropout or train.l2, use a smaller model or more data."
+    )
     return finding(
         "overfitting",
         f"the validation loss rose from {val[best]:.3g} (its best, epoch {began - 1}) to "
-        f"{val[-1]:.3g} while the training loss kept falling: the model memorizes the training "
-        "set. Keep train.early_stopping on, add model.dropout or train.l2, use a smaller model "
-        "or more data.",
+        f"{val[-1]:.3g} while the training loss kept falling: the model memorizes the training set. {fix}",
         began,
     )
 
