@@ -238,3 +238,20 @@ def test_weights_into_a_rescaled_regression_model(tmp_path):
     assert note.startswith("model.weights: loaded 4 of 4 tensors")
     assert torch.equal(second.core.out.weight, first.core.out.weight)
     assert second.rescale.mean.item() == 0.0  # the new data's target statistics stay
+
+
+def test_custom_model_from_the_cli(cli, nets):
+    common = ["train", "--data", "iris", "--set", "train.epochs=2", "--set", "log.plots=false"]
+    ok = cli(
+        [*common, "--set", "model.kind=mynets:Net", "--set", "model.args={width: 12}", "--out", nets / "a"]
+    )
+    assert ok.exit_code == 0, ok.output
+    assert "model: mynets:Net, 99 parameters" in ok.output  # (4*12 + 12) + (12*3 + 3)
+    wrong = cli(
+        [*common, "--set", "model.kind=mynets:Net", "--set", "model.args={n_outputs: 2}", "--out", nets / "c"]
+    )
+    assert wrong.exit_code == 2
+    assert wrong.output.strip().splitlines()[-1] == (
+        "error: model.kind: mynets:Net returns shape (2, 2) for a batch of 2, but this multiclass task "
+        "needs (2, 3) (3 logits per sample, one per class); make its last layer output 3"
+    )
