@@ -122,11 +122,43 @@ def report(run: Annotated[Path, typer.Argument(help="A run folder.")]) -> None:
 
     def go() -> None:
         from treino import report as R
-        from treino.errors import RunError
 
-        if not run.is_dir():
-            raise RunError(f"{run}: no such run folder")
         print(R.write(run))
+
+    _guarded(go)
+
+
+@app.command("lr-find")
+def lr_find(
+    config: Annotated[Optional[Path], typer.Argument(help="A YAML config (optional).")] = None,
+    data: Annotated[
+        Optional[str], typer.Option(help="A table/image path or a built-in dataset name.")
+    ] = None,
+    target: Annotated[Optional[str], typer.Option(help="The column to predict.")] = None,
+    set_: Annotated[
+        Optional[list[str]], typer.Option("--set", help="KEY=VALUE override, e.g. optimizer.name=sgd.")
+    ] = None,
+    out: Annotated[
+        Optional[Path], typer.Option(help="Where to write the sweep (default runs/<name>-lrfind-<time>).")
+    ] = None,
+    iterations: Annotated[int, typer.Option(help="Steps of the sweep.")] = 200,
+    start_lr: Annotated[float, typer.Option(help="The first learning rate.")] = 1e-7,
+    end_lr: Annotated[float, typer.Option(help="The last learning rate.")] = 10.0,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only the config path.")] = False,
+) -> None:
+    """Sweep the learning rate exponentially; plot the loss; write a config with the suggested rate."""
+    overrides = list(set_ or [])
+    if data is not None:
+        overrides.append(f"data.source={data}")
+    if target is not None:
+        overrides.append(f"data.target={target}")
+
+    def go() -> None:
+        from treino.lrfind import lr_find as find
+
+        found = find(config, overrides, out=out, start_lr=start_lr, end_lr=end_lr, iterations=iterations,
+                     quiet=quiet)  # fmt: skip
+        print(found.dir / "config.yaml")
 
     _guarded(go)
 

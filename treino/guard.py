@@ -136,6 +136,17 @@ class _StopOnSignal(Callback):
         self.guard.state = None
 
 
+class MarkUnfinished(Callback):
+    """metrics.json marks a run whose files are whole: once training (re)starts, after the
+    checkpoint was restored without error, it goes until this run writes it again."""
+
+    def __init__(self, run_dir: Path) -> None:
+        self.run_dir = run_dir
+
+    def on_fit_start(self, state: Any) -> None:
+        (self.run_dir / "metrics.json").unlink(missing_ok=True)
+
+
 class NewFolder:
     """A run folder this command made: removed again if the command fails before the first
     checkpoint, so no folder that looks like a run is left with nothing in it."""

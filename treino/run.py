@@ -139,14 +139,14 @@ def _train(
     schedule = build_schedule(optimizer, cfg.schedule, cfg.train.epochs, steps)
     # extra callbacks (e.g. tune's pruner) run after early stopping has seen the epoch
     callbacks = _callbacks(cfg, run_dir, task, data.val is not None, quiet) + list(callbacks)
-    callbacks += [signals.callback(), Checkpoint(run_dir / "checkpoints")]  # last: it saves the others' state
+    # the checkpoint last: it saves the state the others leave at the end of each epoch
+    callbacks += [signals.callback(), guard.MarkUnfinished(run_dir), Checkpoint(run_dir / "checkpoints")]
     if not main:
         callbacks.pop()  # rank 0 alone writes checkpoints
     kind = models.resolve_kind(cfg.model, info)
     summary = models.summarize(model, example)
     say(models.format_summary(summary, kind), quiet)
 
-    (run_dir / "metrics.json").unlink(missing_ok=True)  # present again only when this run's files are
     history = fit(
         model, data.train.source(batch),  # (x, y), or augmenting image batches
         (data.val.x, data.val.y) if data.val is not None else None,

@@ -106,3 +106,21 @@ def learning_rate(history: pd.DataFrame, path: Path) -> Path | None:
     ax.set(title="Learning rate (at the end of each epoch)", xlabel="epoch", ylabel="lr")
     integer_epochs(ax)
     return save(fig, path)
+
+
+def lr_sweep(sweep: pd.DataFrame, suggested: float, best_lr: float, path: Path) -> Path:
+    """treino lr-find: the loss against an exponentially growing learning rate."""
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(6.5, 4))
+    clean = sweep[np.isfinite(sweep["loss"])]
+    ax.plot(clean["lr"], clean["loss"], color="#a9bfd6", lw=0.8, label="each iteration")
+    ax.plot(clean["lr"], clean["smoothed"], color=TRAIN, lw=1.8, label="smoothed")
+    ax.axvline(best_lr, color="#888", ls=":", lw=1, label=f"lowest loss at {best_lr:.2g}")
+    ax.axvline(suggested, color=VAL, ls="--", lw=1.5, label=f"suggested lr {suggested:g}")
+    ax.set_xscale("log")
+    finite = clean["smoothed"].to_numpy(dtype=float)
+    if len(finite):  # the blow-up at the end would squash the useful part of the curve
+        ax.set_ylim(top=min(float(finite.max()), 2.5 * float(finite[0])) * 1.05)
+    ax.set(title="Learning-rate sweep", xlabel="learning rate (log scale)", ylabel="training loss")
+    ax.legend()
+    return save(fig, path)
