@@ -93,9 +93,10 @@ def load(path: Path) -> dict[str, Any]:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except FileNotFoundError:
         raise RunError(f"{path}: no checkpoint here; was the run started with treino train?") from None
-    except Exception as exc:  # a truncated or foreign file
+    except Exception:  # a truncated or foreign file
         raise RunError(
-            f"{path}: not a readable treino checkpoint ({type(exc).__name__}); delete it or train anew"
+            f"{path}: damaged or not a treino checkpoint; delete it (--resume then starts at epoch 1) "
+            f"or train anew"
         ) from None
     found = ckpt.get("format") if isinstance(ckpt, dict) else None
     if found != FORMAT:
