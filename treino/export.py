@@ -111,15 +111,17 @@ def _onnx_modules() -> tuple[Any, Any]:
 def _hushed() -> Iterator[None]:
     """torch.onnx logs a line per missing optional op library (torchvision) and a few
     deprecation warnings, none of which the user can act on."""
-    log = logging.getLogger("torch.onnx")
-    level = log.level
-    log.setLevel(logging.ERROR)
+    logs = [logging.getLogger(name) for name in ("torch.onnx", "onnxscript", "onnx_ir")]
+    levels = [log.level for log in logs]
+    for log in logs:
+        log.setLevel(logging.ERROR)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             yield
     finally:
-        log.setLevel(level)
+        for log, level in zip(logs, levels, strict=True):
+            log.setLevel(level)
 
 
 def _export_plain(p: Predictor, example: Any, path: Path) -> str:
