@@ -136,8 +136,17 @@ def table_data(raw: Table, cfg: DataConfig, g: torch.Generator, where: str) -> D
     if cfg.datetime == "drop":
         roles = {c: ("dropped date" if r == "datetime" else r) for c, r in roles.items()}
     notes += describe_roles(roles)
-    roles = {c: r for c, r in roles.items() if r in ("numeric", "categorical", "text", "datetime")}
+    every, roles = (
+        roles,
+        {c: r for c, r in roles.items() if r in ("numeric", "categorical", "text", "datetime")},
+    )
     if not roles:
+        empty = [c for c, r in every.items() if r == "empty"]
+        if empty:
+            raise DataError(
+                f"{where}: column '{empty[0]}' is empty in every row and no other input column is usable; "
+                f"fill it or choose the inputs with data.features"
+            )
         raise DataError(f"{where}: no usable input columns besides the target; check data.features/data.drop")
     texts = [c for c, r in roles.items() if r == "text"]
     kind = "text" if texts and len(roles) == 1 else "table"

@@ -76,12 +76,15 @@ def read_table(path: Path) -> pd.DataFrame:
 
 def check_numbers(frame: pd.DataFrame, where: str) -> pd.DataFrame:
     """A text column that is almost all numbers holds garbage: name its first bad row and value.
-    Columns that are only numbers written as text become numbers."""
+    Columns that are only numbers written as text become numbers; blank cells become empty."""
     frame = frame.copy()
     for name in frame.columns:
         col = frame[name]
         if col.dtype.kind != "O" and not pd.api.types.is_string_dtype(col.dtype):
             continue
+        blank = col.map(lambda v: isinstance(v, str) and not v.strip()).to_numpy(dtype=bool)
+        if blank.any():  # a cell of spaces is an empty cell
+            col = frame[name] = col.mask(blank)
         values = col.dropna()
         if len(values) == 0 or not all(isinstance(v, str) for v in values.iloc[:100]):
             continue
