@@ -176,3 +176,17 @@ def test_a_bad_timeout_setting_is_refused(monkeypatch) -> None:
     with pytest.raises(ConfigError) as err:
         distributed.timeout_seconds()
     assert str(err.value) == "TREINO_DIST_TIMEOUT='soon': must be a positive number of seconds, e.g. 300"
+
+
+def test_lazy_data_is_read_through_a_distributed_sampler() -> None:
+    from torch.utils.data import DataLoader, TensorDataset
+
+    from treino.engine.batching import Loader
+
+    x = torch.arange(12.0).unsqueeze(1)
+    lazy = Loader(DataLoader(TensorDataset(x, x.squeeze(1)), batch_size=4))
+    ranks = [distributed.Group(r, 2).shard(lazy, seed=0) for r in (0, 1)]
+    seen = [torch.cat(_batches(s, seed=7)).flatten() for s in ranks]
+    assert [len(b) for b in _batches(ranks[0], seed=7)] == [2, 2, 2]  # global batch 4 = 2 x 2
+    assert sorted(torch.cat(seen).tolist()) == list(range(12))  # together: every row once
+    assert not torch.equal(seen[0], torch.cat(_batches(ranks[0], seed=8)).flatten())  # reshuffled

@@ -63,7 +63,7 @@ def restore(state: TrainState, ckpt: dict[str, Any]) -> None:
         state.optimizer.load_state_dict(ckpt["optimizer"])
     except (RuntimeError, ValueError, KeyError) as exc:
         lines = [line.strip() for line in str(exc).strip().splitlines()] or [type(exc).__name__]
-        first = lines[1] if len(lines) > 1 else lines[0]  # torch: a header, then what differs
+        first = (lines[1] if len(lines) > 1 else lines[0]).rstrip(".")  # torch: a header, then what differs
         raise RunError(
             f"the checkpoint does not fit the model built from the config ({first}); "
             f"resume with the run's own model/optimizer settings or train anew"
