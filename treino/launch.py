@@ -155,6 +155,7 @@ def _restarts() -> int:
 
 
 def _run(args: list[str], endpoint: str, nodes: int, timeout: int, folder: str) -> int:
+    from torch.distributed.elastic.multiprocessing.api import SignalException
     from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
     from torch.distributed.elastic.rendezvous.api import (
         RendezvousConnectionError,
@@ -169,6 +170,11 @@ def _run(args: list[str], endpoint: str, nodes: int, timeout: int, folder: str) 
         run(get_args_parser().parse_args(args))
     except ChildFailedError as exc:
         return _child_failed(exc, folder)
+    except SignalException as exc:
+        # Ctrl-C / SIGTERM reached torchrun's agent, which passed SIGTERM to the workers (their
+        # own session): they end the epoch and rank 0 writes the folder, as on one process.
+        print(f"stopped by {exc.sigval.name}; the run folder is {folder}", file=sys.stderr)
+        return 128 + exc.sigval.value
     except RendezvousTimeoutError:
         raise RunError(
             f"--master {endpoint}: the rendezvous timed out after {timeout}s before all {nodes} nodes "
