@@ -194,7 +194,7 @@ def _column(c: dict[str, Any], rng: np.random.Generator) -> Any:
     if c["role"] == "numeric":
         values = c["shift"] + c["scale"] * rng.standard_normal(n)
         values[rng.random(n) < 0.1] = np.nan
-        return values
+        return values.astype(np.float32).astype(np.float64)  # what a float32 ONNX input can hold
     if c["role"] == "categorical":
         pool = [*c["categories"], "never-seen-in-training", None]
         return np.asarray(pool, dtype=object)[rng.integers(0, len(pool), n)]

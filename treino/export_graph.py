@@ -45,11 +45,13 @@ class _Graph:
         if role == "numeric":
             self.inputs.append(helper.make_tensor_value_info(name, TensorProto.FLOAT, ["batch"]))
             x = self.op("Unsqueeze", [name, self.const([1], np.int64)])  # (B,) -> (B, 1)
+            # in float64, as pandas computes it: (2008 - 2008.03) / 0.8 in float32 loses 1e-4
+            x = self.op("Cast", [x], to=TensorProto.DOUBLE)
             missing = self.op("IsNaN", [x])
-            filled = self.op("Where", [missing, self.const(c["fill"]), x])
-            blocks = [
-                self.op("Div", [self.op("Sub", [filled, self.const(c["shift"])]), self.const(c["scale"])])
-            ]
+            filled = self.op("Where", [missing, self.const(c["fill"], np.float64), x])
+            shifted = self.op("Sub", [filled, self.const(c["shift"], np.float64)])
+            scaled = self.op("Div", [shifted, self.const(c["scale"], np.float64)])
+            blocks = [self.op("Cast", [scaled], to=TensorProto.FLOAT)]
         elif role == "categorical":
             self.inputs.append(helper.make_tensor_value_info(name, TensorProto.STRING, ["batch"]))
             # "" is a missing value: 1 where empty, then replaced by the training fill value
