@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from treino import config as C
-from treino import diagnosis, distributed, guard, predictions, rundir
+from treino import diagnosis, distributed, guard, loggers, predictions, rundir
 from treino import losses as L
 from treino import metrics as M
 from treino.engine.batching import InMemory
@@ -203,6 +203,7 @@ def _train(
         from treino import report
 
         report.write(run_dir)
+    loggers.finish(callbacks, metrics, run_dir)
     _summary(metrics, run_dir, quiet)
     if not quiet:
         diagnosis.describe(metrics["diagnosis"])
@@ -265,7 +266,7 @@ def _callbacks(cfg: C.Config, run_dir: Path, task: str, has_val: bool, quiet: bo
     ]
     if cfg.log.progress and not quiet:
         callbacks.append(ProgressBar("loss" if task == "regression" else "accuracy"))
-    return callbacks
+    return callbacks + loggers.build(cfg, run_dir)  # TensorBoard / MLflow, when asked for
 
 
 def _describe(info: Any, quiet: bool) -> None:
