@@ -19,7 +19,7 @@ $(VENV)/.installed: $(BIN)/python pyproject.toml constraints.txt
 	touch $@
 
 $(VENV)/.dev: $(VENV)/.installed
-	$(PIP) -e ".[data,dev,export]"
+	$(PIP) -e ".[data,dev,export,tensorboard,mlflow]"
 	touch $@
 
 install: $(VENV)/.installed

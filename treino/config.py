@@ -185,10 +185,32 @@ class TrainConfig(Section):
         return value
 
 
+class MlflowConfig(Section):
+    tracking_uri: str | None = Field(
+        None, description="Where MLflow stores runs; null = a local SQLite file, <runs folder>/mlflow.db."
+    )
+    experiment: str = Field("treino", description="The MLflow experiment the runs go to.")
+
+
 class LogConfig(Section):
     progress: bool = Field(True, description="Show the progress bar.")
     steps: bool = Field(True, description="Write the loss of every iteration to steps.csv.")
     plots: bool = Field(True, description="Draw plots and report.html.")
+    tensorboard: bool = Field(
+        False, description="TensorBoard events in <run>/tensorboard (pip install 'treino[tensorboard]')."
+    )
+    mlflow: MlflowConfig | None = Field(
+        None, description="Log to MLflow (pip install 'treino[mlflow]'); true = the defaults below."
+    )
+
+    @field_validator("mlflow", mode="before")
+    @classmethod
+    def _mlflow_on(cls, value: Any) -> Any:
+        if value is True:
+            return {}  # `log.mlflow: true` turns it on with the defaults
+        if value is False:
+            return None
+        return value
 
 
 class Config(Section):

@@ -26,6 +26,7 @@ STILL_IMPROVING = 0.10  # not_converged: the last fifth of the epochs made >10% 
 POOR = {"accuracy": 0.75, "r2": 0.5}  # underfitting: the training metric ends below this ...
 FLAT = 0.02  # ... and the training loss of the last third of epochs fell <2% from the third before
 NOISY = 0.4  # noisy: iteration losses swing (std) by 40% of the curve's drop or of its final level
+NAMES = {"val_loss": "validation loss", "train_loss": "training loss"}
 
 
 def finding(code: str, message: str, epoch: int | None = None) -> dict[str, Any]:
@@ -213,7 +214,7 @@ def _not_converged(history: pd.DataFrame) -> dict[str, Any] | None:
         return None
     return finding(
         "not_converged",
-        f"the {column.replace('_', ' ')} was still falling at the end ({loss[-k - 1]:.3g} -> "
+        f"the {NAMES[column]} was still falling at the end ({loss[-k - 1]:.3g} -> "
         f"{loss[-1]:.3g} in the last {k} epochs): training stopped too soon. Raise train.epochs "
         "or optimizer.lr.",
     )
@@ -243,6 +244,6 @@ def _healthy_text(history: pd.DataFrame) -> str:
     column = "val_loss" if "val_loss" in history else "train_loss"
     loss = history[column].to_numpy(dtype=float)
     return (
-        f"the {column.replace('_', ' ')} fell from {loss[0]:.3g} to {loss.min():.3g} and levelled "
+        f"the {NAMES[column]} fell from {loss[0]:.3g} to {loss.min():.3g} and levelled "
         "off; no sign of divergence, overfitting or underfitting."
     )

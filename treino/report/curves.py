@@ -13,8 +13,8 @@ from treino.report.draw import TRAIN, VAL, integer_epochs, pyplot, save
 
 
 def smooth(values: pd.Series) -> tuple[pd.Series, int]:
-    """A trailing mean over ~2% of the iterations: the trend under the batch-to-batch noise."""
-    window = max(1, len(values) // 50)
+    """A trailing mean over ~2% of the iterations (at least 5): the trend under the noise."""
+    window = max(5, len(values) // 50) if len(values) >= 20 else 1
     return values.rolling(window, min_periods=1).mean(), window
 
 
@@ -36,7 +36,8 @@ def loss(
         clean = steps[np.isfinite(steps["loss"])]
         trend, window = smooth(clean["loss"])
         left.plot(clean["step"], clean["loss"], color="#a9bfd6", lw=0.7, label="each iteration")
-        left.plot(clean["step"], trend, color=TRAIN, lw=1.6, label=f"smoothed (mean of {window})")
+        if window > 1:
+            left.plot(clean["step"], trend, color=TRAIN, lw=1.6, label=f"smoothed (mean of {window})")
         _log_scale(left, clean["loss"].to_numpy(dtype=float))
         left.legend()
     else:
