@@ -9,6 +9,10 @@ class TreinoError(Exception):
 
     exit_code = 2
 
+    def __str__(self) -> str:
+        # one line by construction: a newline inside an echoed key, value or path shows as \n
+        return super().__str__().replace("\r", "\\r").replace("\n", "\\n")
+
 
 class ConfigError(TreinoError):
     """The configuration (YAML file or --set override) is invalid."""
