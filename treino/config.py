@@ -343,6 +343,8 @@ def _field_path(loc: tuple[Any, ...]) -> tuple[Any, ...]:
 def _explain(exc: ValidationError, where: str) -> str:
     err = exc.errors()[0]
     loc = _field_path(err["loc"])
+    if err["type"] == "extra_forbidden":  # the last part is the user's key, whatever it reads
+        loc = _field_path(err["loc"][:-1]) + tuple(err["loc"][-1:])
     path = ".".join(str(p) for p in loc)
     if err["type"] == "extra_forbidden":
         key = str(loc[-1])
