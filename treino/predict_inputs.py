@@ -130,6 +130,12 @@ def _file_frames(path: Path, rows: int) -> Iterator[pd.DataFrame]:
         raise DataError(f"{path}: unknown table format '{path.suffix}'; use .csv, .tsv, .parquet or .jsonl")
     if path.stat().st_size == 0:
         raise DataError(f"{path}: the file is empty; give a table with a header row and data rows")
+    if fmt != "parquet":
+        with path.open("rb") as handle:
+            if b"\x00" in handle.read(4096):
+                raise DataError(
+                    f"{path}: not a text table (binary content); give a CSV/TSV/Parquet/JSONL file"
+                )
     try:
         if fmt == "parquet":
             import pyarrow.parquet as pq
