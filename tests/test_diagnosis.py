@@ -216,5 +216,19 @@ def test_describe_prints_one_line_per_finding() -> None:
     assert out.getvalue() == "diagnosis: overfitting (epoch 4): m.\ndiagnosis: noisy: n.\n"
 
 
+def test_two_epochs_still_falling_are_not_converged() -> None:
+    (found,) = diagnose(_history([1.0, 0.5], [0.9, 0.45]))
+    assert found["code"] == "not_converged"
+    assert found["message"].startswith(
+        "the validation loss was still falling at the end (0.9 -> 0.45 in the last 1 epochs)"
+    )
+
+
+def test_one_epoch_is_judged_by_its_iterations() -> None:
+    steps = pd.DataFrame({"step": range(1, 101), "epoch": 1, "loss": np.linspace(2.0, 0.5, 100)})
+    (found,) = diagnose(_history([1.2], [0.6]), steps)
+    assert found["code"] == "not_converged" and "iterations" in found["message"]
+
+
 def test_no_history_no_diagnosis() -> None:
     assert diagnose(pd.DataFrame()) == []

@@ -64,7 +64,7 @@ def diagnose(
         if result and not plateau:
             found.append(result)
     if not plateau and status != "early_stopped" and not any(f["code"] == "overfitting" for f in found):
-        result = _not_converged(history)
+        result = _not_converged(history, steps)
         if result:
             found.append(result)
     noisy = _noisy(steps) if steps is not None else None
@@ -202,12 +202,17 @@ def _underfitting(history: pd.DataFrame) -> dict[str, Any] | None:
     return None
 
 
-def _not_converged(history: pd.DataFrame) -> dict[str, Any] | None:
+def _not_converged(history: pd.DataFrame, steps: pd.DataFrame | None) -> dict[str, Any] | None:
     column = "val_loss" if "val_loss" in history else "train_loss"
-    loss = history[column].to_numpy(dtype=float)
-    if len(loss) < 3:
+    loss, unit = history[column].to_numpy(dtype=float), "epochs"
+    if len(loss) < 2 and steps is not None and len(steps) >= 20:
+        # a single epoch: judge by the smoothed iteration losses instead
+        column, unit = "train_loss", "iterations"
+        window = max(5, len(steps) // 20)
+        loss = steps["loss"].rolling(window, min_periods=1).mean().to_numpy(dtype=float)[window - 1 :]
+    if len(loss) < 2:
         return None
-    k = max(2, math.ceil(len(loss) / 5))
+    k = min(max(2, math.ceil(len(loss) / 5)), len(loss) - 1)
     total = loss[0] - loss.min()
     recent = loss[-k - 1] - loss[-1]
     if total <= 0 or recent <= STILL_IMPROVING * total or loss[-1] > loss.min() + 1e-12:
@@ -215,7 +220,7 @@ def _not_converged(history: pd.DataFrame) -> dict[str, Any] | None:
     return finding(
         "not_converged",
         f"the {NAMES[column]} was still falling at the end ({loss[-k - 1]:.3g} -> "
-        f"{loss[-1]:.3g} in the last {k} epochs): training stopped too soon. Raise train.epochs "
+        f"{loss[-1]:.3g} in the last {k} {unit}): training stopped too soon. Raise train.epochs "
         "or optimizer.lr.",
     )
 

@@ -39,7 +39,13 @@ def loss(
         if window > 1:
             left.plot(clean["step"], trend, color=TRAIN, lw=1.6, label=f"smoothed (mean of {window})")
         _log_scale(left, clean["loss"].to_numpy(dtype=float))
+        bad = steps.loc[~np.isfinite(steps["loss"]), "step"]
+        if len(bad):  # where the loss stopped being a number: the moment of divergence
+            left.axvline(
+                bad.iloc[0], color="#c92a2a", ls="--", lw=1.2, label=f"loss not finite (step {bad.iloc[0]})"
+            )
         left.legend()
+        integer_epochs(left)
     else:
         left.text(0.5, 0.5, "no steps.csv (log.steps: false)", ha="center", transform=left.transAxes)
     left.set(title="Training loss per iteration", xlabel="iteration", ylabel="loss")
@@ -55,6 +61,11 @@ def loss(
         values = history[[c for c in ("train_loss", "val_loss") if c in history]].to_numpy(dtype=float)
         _log_scale(right, values.ravel())
         right.legend()
+        if not np.isfinite(values).any():
+            right.text(0.5, 0.5, "no finite loss: the run diverged", ha="center", color="#c92a2a",
+                       transform=right.transAxes)  # fmt: skip
+            right.set(xticks=[], yticks=[])
+            right.get_legend().remove()
     right.set(title="Loss per epoch", xlabel="epoch", ylabel="loss")
     integer_epochs(right)
     return save(fig, path)

@@ -20,7 +20,7 @@ def pyplot() -> Any:
 
 
 def integer_epochs(ax: Any) -> None:
-    """Epochs are whole numbers: no 1.25 ticks on a short run."""
+    """Epochs and iterations are whole numbers: no 1.25 ticks on a short run."""
     from matplotlib.ticker import MaxNLocator
 
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
