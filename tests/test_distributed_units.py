@@ -190,3 +190,14 @@ def test_lazy_data_is_read_through_a_distributed_sampler() -> None:
     assert [len(b) for b in _batches(ranks[0], seed=7)] == [2, 2, 2]  # global batch 4 = 2 x 2
     assert sorted(torch.cat(seen).tolist()) == list(range(12))  # together: every row once
     assert not torch.equal(seen[0], torch.cat(_batches(ranks[0], seed=8)).flatten())  # reshuffled
+
+
+def test_a_source_that_transforms_its_batches_keeps_doing_so_when_sharded() -> None:
+    class Shifted(InMemory):  # like data.augment.Augmented: its own epoch() per batch
+        def epoch(self, generator):
+            for x, y in super().epoch(generator):
+                yield x + 100, y
+
+    x = torch.arange(8.0).unsqueeze(1)
+    rows = [torch.cat(_batches(distributed.Shard(Shifted(x, x.squeeze(1), 4), r, 2), 1)) for r in (0, 1)]
+    assert sorted(torch.cat(rows).flatten().tolist()) == [100.0 + i for i in range(8)]

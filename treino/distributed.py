@@ -7,8 +7,8 @@ when to stop. The launcher behind `treino train --devices N` lives in treino/lau
 Equivalence with one process: DDP averages the ranks' gradients, and the mean of per-rank
 mean losses is the mean over the global batch only when every rank holds as many rows as the
 others. So `train.batch_size` (the global batch) must split evenly over the processes, and
-the permutation is padded like DistributedSampler does (the first rows of the epoch's
-permutation are repeated until the row count divides by the process count).
+a last batch that does not divide by the process count is padded as DistributedSampler
+pads its indices (by repeating its first rows).
 """
 
 from __future__ import annotations
@@ -193,29 +193,28 @@ class AgreeOnStop(Callback):
 
 
 class Shard:
-    """One rank's rows of an in-memory split, a slice of the same global permutation on every rank.
+    """One rank's share of every batch of an in-memory split (or of one that augments its batches).
 
-    Rank r takes positions r, r + W, r + 2W, ... of the (padded) permutation, so its step-k
-    batch of B/W rows is exactly its share of the rows the single process would use at step k.
+    Every rank draws the same global batch from the shared generator; rank r keeps its rows
+    r, r + W, r + 2W, ..., so its step-k rows are exactly its share of the rows one process
+    uses at step k. A last batch that does not divide by W is padded as DistributedSampler
+    does, by repeating its first rows.
     """
 
     def __init__(self, source: InMemory, rank: int, world: int) -> None:
         self.source, self.rank, self.world = source, rank, world
         self.x, self.y = source.x, source.y  # resident on the device, as the loop expects
-        n, batch = len(source.x), source.batch_size
-        self.padded = -(-n // world) * world  # rows after DistributedSampler-style padding
-        self.full = batch >= n
-        if not self.full and batch % world:
+        batch = source.batch_size
+        if batch < len(source.x) and batch % world:
             low, high = max(world, batch // world * world), (batch // world + 1) * world
             raise ConfigError(
                 f"train.batch_size {batch} does not split evenly over {world} processes; "
                 f"use a multiple of {world} (e.g. {low} or {high}) or 'full'"
             )
         self.batch_size = batch  # global
-        self.local_batch = self.padded // world if self.full else batch // world
 
     def __len__(self) -> int:  # steps per epoch, the same as one process with the global batch
-        return 1 if self.full else -(-len(self.x) // self.batch_size)
+        return len(self.source)
 
     @property
     def rows(self) -> int:
@@ -225,16 +224,11 @@ class Shard:
         return Shard(self.source.to(device), self.rank, self.world)
 
     def epoch(self, generator: torch.Generator | None) -> Iterator[Batch]:
-        n = len(self.x)
-        # Full batch draws no permutation, like InMemory, so a resume across process counts
-        # finds the shared generator where one process would have left it.
-        order = torch.arange(n) if self.full else torch.randperm(n, generator=generator)
-        if self.padded > n:
-            order = torch.cat([order, order[: self.padded - n]])
-        mine = order[self.rank :: self.world].to(self.x.device)
-        x, y = self.x[mine], self.y[mine]  # one gather per epoch, then views
-        for start in range(0, len(mine), self.local_batch):
-            yield x[start : start + self.local_batch], y[start : start + self.local_batch]
+        for x, y in self.source.epoch(generator):
+            short = -len(x) % self.world
+            if short:
+                x, y = torch.cat([x, x[:short]]), torch.cat([y, y[:short]])
+            yield x[self.rank :: self.world], y[self.rank :: self.world]
 
     def ordered(self, rows: int = EVAL_ROWS) -> Iterator[Batch]:
         return self.source.ordered(rows)
