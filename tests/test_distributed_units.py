@@ -3,6 +3,7 @@ failures. The multi-process runs are in test_distributed.py."""
 
 from __future__ import annotations
 
+import json
 import socket
 from pathlib import Path
 from types import SimpleNamespace
@@ -201,3 +202,43 @@ def test_a_source_that_transforms_its_batches_keeps_doing_so_when_sharded() -> N
     x = torch.arange(8.0).unsqueeze(1)
     rows = [torch.cat(_batches(distributed.Shard(Shifted(x, x.squeeze(1), 4), r, 2), 1)) for r in (0, 1)]
     assert sorted(torch.cat(rows).flatten().tolist()) == [100.0 + i for i in range(8)]
+
+
+AGREE = """
+import json, sys
+from types import SimpleNamespace
+import torch.distributed as dist
+from treino import distributed
+dist.init_process_group("gloo")
+rank = dist.get_rank()
+results = []
+for stops in ([True, False], [False, True], [False, False]):  # rank 0's early stop, rank 1's signal
+    state = SimpleNamespace(should_stop=stops[rank], stop_reason="patience" if stops[rank] and rank == 0 else "",
+                            best_epoch=3 - rank, best_value=0.5 + rank)
+    distributed.Group(rank, 2).agree_stop(state)
+    results.append([state.should_stop, state.stop_reason, state.best_epoch, state.best_value])
+print(json.dumps(results))
+dist.destroy_process_group()
+"""
+
+
+def test_stopping_is_decided_on_rank_0_and_broadcast(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = dict(os.environ, MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), WORLD_SIZE="2")
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", AGREE], env=env | {"RANK": str(r)}, stdout=subprocess.PIPE, text=True
+        )
+        for r in (0, 1)
+    ]
+    outs = [p.communicate(timeout=60)[0] for p in procs]
+    assert [p.returncode for p in procs] == [0, 0]
+    other = "stopped because another process received a signal"
+    for out in outs:  # both ranks end with rank 0's decision, reason and best epoch
+        assert json.loads(out) == [[True, "patience", 3, 0.5], [True, other, 3, 0.5], [False, "", 3, 0.5]]
