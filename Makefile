@@ -40,5 +40,9 @@ format: dev
 test: lint
 	$(BIN)/pytest
 
+# many random examples of the fuzz tests (make test runs a few fixed ones)
+fuzz: dev
+	TREINO_FUZZ_EXAMPLES=$${TREINO_FUZZ_EXAMPLES:-400} $(BIN)/pytest tests/test_fuzz.py
+
 clean:
 	rm -rf runs .pytest_cache
