@@ -89,7 +89,20 @@ def test_cli_export_with_preprocessing_takes_raw_columns(run_dir: Path) -> None:
 def test_unknown_format_is_refused(run_dir: Path) -> None:
     with pytest.raises(ModelError) as caught:
         export(run_dir, "tflite")
-    assert str(caught.value) == "--format tflite: unknown export format; use onnx"
+    assert str(caught.value) == "--format tflite: unknown export format; use onnx, pt2"
+
+
+def test_pt2_program_reloads_and_matches(run_dir: Path) -> None:
+    import torch
+
+    result = export(run_dir, "pt2")
+    assert result.path == run_dir / "model.pt2" and result.max_abs_diff <= 1e-4
+    assert result.summary().splitlines()[1].startswith("reloaded program parity: max abs difference ")
+    module = torch.export.load(str(result.path)).module()
+    predictor = treino.load(run_dir, quiet=True)
+    frame = pd.DataFrame({"x1": [0.2] * 5, "x2": [1.0] * 5, "color": ["red"] * 5})
+    features = torch.from_numpy(next(predictor.chunks(frame)).features)
+    torch.testing.assert_close(module(features), predictor.outputs(features), rtol=0, atol=1e-5)
 
 
 def test_columns_the_graph_cannot_prepare_are_refused() -> None:

@@ -216,7 +216,7 @@ def evaluate(
 @app.command()
 def export(
     run: Annotated[Path, typer.Argument(help="A run folder.")],
-    format: Annotated[str, typer.Option("--format", help="onnx.")] = "onnx",
+    format: Annotated[str, typer.Option("--format", help="onnx, or pt2 (a torch.export program).")] = "onnx",
     with_preprocessing: Annotated[
         bool,
         typer.Option(

@@ -20,7 +20,7 @@ import torch
 from treino.errors import ModelError
 from treino.predict import Predictor, load
 
-FORMATS = ("onnx",)
+FORMATS = ("onnx", "pt2")
 TOLERANCE = 1e-4  # largest |onnxruntime - PyTorch| output difference accepted
 SAMPLES = 64  # rows of the parity check
 INPUT, OUTPUT = "features", "output"  # graph names of the plain export
@@ -35,11 +35,12 @@ class ExportResult:
     inputs: list[str]
     max_abs_diff: float
     samples: int
+    checked_with: str = "onnxruntime"  # what ran the exported file for the parity check
 
     def summary(self) -> str:
         return (
             f"exported {self.path} ({self.exporter} exporter; inputs: {', '.join(self.inputs)})\n"
-            f"onnxruntime parity: max abs difference {self.max_abs_diff:.2e} on {self.samples} samples "
+            f"{self.checked_with} parity: max abs difference {self.max_abs_diff:.2e} on {self.samples} samples "
             f"(tolerance {TOLERANCE:g})"
         )
 
@@ -66,9 +67,13 @@ def export(
     """
     if format not in FORMATS:
         raise ModelError(f"--format {format}: unknown export format; use {', '.join(FORMATS)}")
-    onnx, ort = _onnx_modules()
+    if format == "pt2" and with_preprocessing:
+        raise ModelError("--with-preprocessing: only for --format onnx; the pt2 program takes features")
     predictor = load(run_dir, trust_code=trust_code, quiet=True)
     folder = predictor.dir.parent if predictor.dir.name == "model" else predictor.dir
+    if format == "pt2":
+        return _export_program(predictor, Path(output) if output is not None else folder / "model.pt2")
+    onnx, ort = _onnx_modules()
     name = "model_with_preprocessing.onnx" if with_preprocessing else "model.onnx"
     path = Path(output) if output is not None else folder / name
     raw, features = _samples(predictor)
@@ -94,6 +99,33 @@ def export(
             f"is not faithful for this model; use the run's model/ bundle with treino.load instead"
         )
     return result
+
+
+def _export_program(p: Predictor, path: Path) -> ExportResult:
+    """torch.export's ExportedProgram (batch axis dynamic), saved, reloaded and compared."""
+    _, features = _samples(p)
+    x = _tensor(features)
+    with _hushed():
+        try:
+            program = torch.export.export(
+                p.model.cpu().eval(), (x[:2],), dynamic_shapes=({0: torch.export.Dim("batch")},)
+            )
+        except Exception as exc:  # torch.export rejects some Python in forward(): say which
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise ModelError(
+                f"export --format pt2: torch.export cannot trace this model ({first}); use --format onnx "
+                f"or the run's model/ bundle"
+            ) from None
+        path.parent.mkdir(parents=True, exist_ok=True)
+        torch.export.save(program, str(path))
+        module = torch.export.load(str(path)).module()
+    with torch.inference_mode():
+        got, one = module(x), module(x[:1])
+    expected = p.outputs(features)
+    diff = float(max((got - expected).abs().max(), (one - expected[:1]).abs().max()))
+    if not diff <= TOLERANCE:
+        raise ModelError(f"{path}: the reloaded program differs from the model by {diff:.2e}; use the bundle")
+    return ExportResult(path, "torch.export", [INPUT], diff, len(expected), "reloaded program")
 
 
 def _onnx_modules() -> tuple[Any, Any]:
