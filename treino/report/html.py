@@ -128,7 +128,7 @@ def page(record: Record, plots: dict[str, list[Path]], findings: list[dict[str, 
     name = record.dir.resolve().name
     status = (
         f"status <b>{esc(m.get('status', '?'))}</b>, task {esc(m.get('task', '?'))}, "
-        f"{esc(m.get('epochs_run', len(record.history)))} epochs, best epoch {esc(m.get('best_epoch'))}"
+        f"{esc(m.get('epochs_run', len(record.history)))} epochs, best epoch {esc(m.get('best_epoch') or '—')}"
     )
     if m.get("stop_reason"):
         status += f"<br>{esc(m['stop_reason'])}"
