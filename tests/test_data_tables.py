@@ -219,3 +219,30 @@ def test_messy_csv_trains_with_zero_config_near_a_tuned_baseline(tmp_path, cli):
     assert any(n.startswith("column 'listing_id' looks like an id") for n in notes)
     baseline = _baseline_r2(frame)  # about 0.97 on this data
     assert metrics["test"]["r2"] > baseline - 0.05, (metrics["test"]["r2"], baseline)
+
+
+def test_prediction_input_with_garbage_or_a_missing_column_is_named(tmp_path):
+    from treino.errors import DataError
+
+    _frame(40).to_csv(tmp_path / "t.csv", index=False)
+    state = _load(tmp_path / "t.csv", target="label").preprocessing
+    with pytest.raises(DataError) as err:
+        transform_frame(state, pd.DataFrame({"a": ["1.5", "n/a?"], "b": ["x", "y"]}), "new.csv")
+    assert (
+        str(err.value)
+        == "new.csv: column 'a' holds numbers but row 2 has 'n/a?'; fix that value or leave the cell empty"
+    )
+    with pytest.raises(DataError) as err:
+        transform_frame(state, pd.DataFrame({"a": [1.0]}), "new.csv")
+    assert str(err.value) == (
+        "new.csv: missing input column(s) 'b' that the model was trained on; add them (empty cells are imputed)"
+    )
+
+
+def test_separator_is_sniffed_from_the_first_lines(tmp_path):
+    from treino.data.tables import read_table
+
+    (tmp_path / "a.csv").write_text('name;note;y\n"Silva, Ana";"a, b";1\nRui;c;2\n')
+    (tmp_path / "b.csv").write_text("x|y\n1|2\n3|4\n")
+    assert read_table(tmp_path / "a.csv")["name"].tolist() == ["Silva, Ana", "Rui"]
+    assert read_table(tmp_path / "b.csv").columns.tolist() == ["x", "y"]

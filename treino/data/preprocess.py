@@ -166,5 +166,5 @@ def transform_frame(state: dict[str, Any], frame: pd.DataFrame, where: str = "in
             f"add them (empty cells are imputed)"
         )
     numeric = [c["name"] for c in state["columns"] if c["role"] == "numeric"]
-    check_numbers(frame[numeric], where)
-    return TablePreprocessor(state["columns"]).transform(frame)
+    checked = check_numbers(frame[numeric], where, strict=True)
+    return TablePreprocessor(state["columns"]).transform(frame.assign(**dict(checked.items())))

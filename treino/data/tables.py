@@ -33,14 +33,15 @@ def read_table(path: Path) -> pd.DataFrame:
         )
     if path.stat().st_size == 0:
         raise DataError(f"{path}: the file is empty; give a table with a header row and data rows")
+    head = b""
     if fmt != "parquet":
         with path.open("rb") as handle:
-            head = handle.read(4096)
+            head = handle.read(65536)
         if b"\x00" in head:
             raise DataError(f"{path}: not a text table (binary content); give a CSV/TSV/Parquet/JSONL file")
     try:
         if fmt == "csv":
-            frame = pd.read_csv(path, sep=None, engine="python")  # sniffs , ; tab |
+            frame = pd.read_csv(path, sep=_separator(head))
         elif fmt == "tsv":
             frame = pd.read_csv(path, sep="\t")
         elif fmt == "parquet":
@@ -74,9 +75,23 @@ def read_table(path: Path) -> pd.DataFrame:
     return frame
 
 
-def check_numbers(frame: pd.DataFrame, where: str) -> pd.DataFrame:
+def _separator(head: bytes) -> str:
+    """, ; tab or | from the first lines (pandas' own sniffing needs its slow python engine)."""
+    import csv
+
+    lines = head.decode("utf-8", errors="replace").splitlines()
+    lines = lines[:-1] if len(lines) > 1 else lines  # the last one may be cut short
+    lines = lines[:20]
+    try:
+        return csv.Sniffer().sniff("\n".join(lines), delimiters=",;\t|").delimiter
+    except csv.Error:
+        return ","
+
+
+def check_numbers(frame: pd.DataFrame, where: str, strict: bool = False) -> pd.DataFrame:
     """A text column that is almost all numbers holds garbage: name its first bad row and value.
-    Columns that are only numbers written as text become numbers; blank cells become empty."""
+    Columns that are only numbers written as text become numbers; blank cells become empty.
+    `strict`: every column is known to be numeric (prediction), so any non-number is garbage."""
     frame = frame.copy()
     for name in frame.columns:
         col = frame[name]
@@ -92,7 +107,7 @@ def check_numbers(frame: pd.DataFrame, where: str) -> pd.DataFrame:
         good = int(parsed.notna().sum())
         if good == len(values):
             frame[name] = pd.to_numeric(col, errors="coerce")
-        elif good >= max(5, NUMERIC_SHARE * len(values)):
+        elif strict or good >= max(5, NUMERIC_SHARE * len(values)):
             row = int(np.flatnonzero(col.notna().to_numpy() & pd.to_numeric(col, errors="coerce").isna())[0])
             raise DataError(
                 f"{where}: column '{name}' holds numbers but row {row + 1} has {col.iloc[row]!r}; "
