@@ -100,6 +100,7 @@ def _labeled(p: Predictor, source: str | Path) -> tuple[torch.Tensor, torch.Tens
             data, labels = raw.x, pd.DataFrame({"label": np.asarray(raw.classes, dtype=object)[raw.y]})
         else:
             data = raw.frame
+            data.attrs["source"] = source  # messages name the dataset, not "input"
     outs, found, start = [], [], 0
     for chunk in p.chunks(data):
         n = len(chunk.ids)

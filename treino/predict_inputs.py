@@ -55,7 +55,8 @@ def table_chunks(
     if isinstance(data, str | Path):
         where, frames = str(data), _file_frames(Path(data).expanduser(), rows)
     elif isinstance(data, pd.DataFrame):
-        where, frames = "input", (data.iloc[i : i + rows] for i in range(0, max(len(data), 1), rows))
+        where = str(data.attrs.get("source", "input"))  # evaluate names a built-in dataset so
+        frames = (data.iloc[i : i + rows] for i in range(0, max(len(data), 1), rows))
     elif isinstance(data, np.ndarray | torch.Tensor):
         where, frames = "input array", iter([_array_frame(data, needed)])
     else:
