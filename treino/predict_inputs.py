@@ -149,9 +149,13 @@ def _file_frames(path: Path, rows: int) -> Iterator[pd.DataFrame]:
         else:
             sep = "\t" if fmt == "tsv" else _sniff(path)
             chunks = iter(pd.read_csv(path, sep=sep, chunksize=rows))
+        empty = True
         for frame in chunks:
             frame.columns = [str(c).strip() for c in frame.columns]
+            empty = empty and frame.empty
             yield frame
+        if empty:
+            raise DataError(f"{path}: the table has a header but no data rows; nothing to predict")
     except UnicodeDecodeError:
         raise DataError(
             f"{path}: not a text table (binary content); give a CSV/TSV/Parquet/JSONL file"
