@@ -153,7 +153,7 @@ def _train(
         loss=loss_fn, optimizer=optimizer, epochs=cfg.train.epochs, batch_size=batch,
         callbacks=callbacks, task=task, l1=cfg.train.l1, l2=cfg.train.l2,
         clip_grad=cfg.train.clip_grad, schedule=schedule, device=cfg.train.device,
-        seed=cfg.seed, resume=ckpt,
+        seed=cfg.seed, resume=ckpt, threads=cfg.train.threads, compile=cfg.train.compile,
     )  # fmt: skip
     distributed.teardown(group)
     if not main:  # training was the shared work; rank 0 evaluates and writes alone
@@ -181,6 +181,9 @@ def _train(
             "total_seconds": round(elapsed, 3),
             "train_seconds": round(float(frame["seconds"].sum()) if len(frame) else 0.0, 3),
             "seconds_per_epoch": round(float(frame["seconds"].median()) if len(frame) else 0.0, 4),
+            "overhead": round(history.overhead, 4),  # outside forward/backward/step, 0..1
+            "compile_seconds": history.compile_seconds,
+            "threads": history.threads,
         },
         "model": {"kind": kind, **summary, "summary": models.format_summary(summary, kind)},
         "data": info.to_dict(),
@@ -296,4 +299,9 @@ def _summary(metrics: dict[str, Any], run_dir: Path, quiet: bool) -> None:
     console.print(table)
     if metrics["stop_reason"]:
         console.print(metrics["stop_reason"])
+    if metrics["timing"]["compile_seconds"]:
+        console.print(f"torch.compile: {metrics['timing']['compile_seconds']:.1f} s of the training time")
+    if metrics["timing"]["overhead"] > 0.05:  # worth a look only above 5%
+        console.print(f"treino overhead: {metrics['timing']['overhead']:.0%} of the training time was "
+                      "outside forward, backward and the optimizer step")  # fmt: skip
     console.print(f"run folder: {run_dir}")

@@ -12,6 +12,7 @@ import torch
 from torch import nn
 
 from treino import metrics as M
+from treino.engine import speed
 from treino.engine.batching import Source, as_source
 from treino.engine.callbacks import Callback
 from treino.optim import Schedule
@@ -47,6 +48,8 @@ class TrainState:
     best_epoch: int | None = None
     best_value: float | None = None
     dist: Any = None  # treino.distributed.Group when data-parallel: DDP forward, epoch reduce
+    forward: Any = None  # what the loop trains through: the model or torch.compile(model)
+    meter: speed.Meter = field(default_factory=speed.Meter)  # busy vs wall time: the overhead report
 
 
 @dataclass
@@ -59,6 +62,9 @@ class History:
     status: str
     stop_reason: str
     best_epoch: int | None
+    overhead: float = 0.0  # fraction of training time outside forward/backward/step
+    compile_seconds: float | None = None  # torch.compile's time, when train.compile is on
+    threads: int | None = None  # CPU threads the loop ran with
 
     def frame(self) -> Any:
         import pandas as pd
@@ -94,12 +100,16 @@ def train_one_epoch(state: TrainState, batches: Source) -> dict[str, float] | No
     model, opt, loss_fn, device = state.model, state.optimizer, state.loss_fn, state.device
     penalized = bool(state.l1 or state.l2)
     resident = getattr(batches, "x", None) is not None  # InMemory: already on the device
+    forward = state.dist.ddp if state.dist else (state.forward or model)  # DDP averages the gradients
+    meter, clock = state.meter, time.perf_counter
     model.train()
     losses, sizes, outs, targets = [], [], [], []
+    epoch_start = clock()
     for x, y in batches.epoch(state.generator):
         if not resident:
             x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
-        out = (state.dist.ddp if state.dist else model)(x)  # DDP averages the gradients
+        busy_start = clock()  # two clock reads per step, no sync: what counts as work
+        out = forward(x)
         loss = loss_fn(out, y)
         objective = loss + _penalty(model, state.l1, state.l2) if penalized else loss
         opt.zero_grad(set_to_none=True)
@@ -107,6 +117,7 @@ def train_one_epoch(state: TrainState, batches: Source) -> dict[str, float] | No
         if state.clip_grad:
             nn.utils.clip_grad_norm_(model.parameters(), state.clip_grad)
         opt.step()
+        meter.add_step(clock() - busy_start)
         state.schedule.batch_end()
         state.step += 1
         losses.append(loss.detach())  # stays on the device: no host sync per step
@@ -121,13 +132,16 @@ def train_one_epoch(state: TrainState, batches: Source) -> dict[str, float] | No
     stacked = torch.stack(losses).float()
     if state.dist:  # one collective per epoch: global step losses, all outputs for the metrics
         stacked, outs, targets = state.dist.reduce_epoch(stacked, outs, targets)
-    step_losses = stacked.cpu().tolist()  # the one sync of the epoch
+    sync_start = clock()
+    step_losses = stacked.cpu().tolist()  # the one sync of the epoch (waiting here is work)
+    meter.busy += clock() - sync_start
     state.step_losses.extend(step_losses)
     state.step_epochs.extend([state.epoch + 1] * len(step_losses))
     logs = {"train_loss": sum(v * n for v, n in zip(step_losses, sizes, strict=False)) / sum(sizes)}
     if state.train_metrics and all(map(math.isfinite, step_losses)):
         scores = M.compute(torch.cat(outs), torch.cat(targets), state.task)
         logs |= {f"train_{k}": v for k, v in scores.items()}
+    meter.wall += clock() - epoch_start
     return logs
 
 
@@ -214,6 +228,8 @@ def fit(
     seed: int = 0,
     train_metrics: bool = True,
     resume: dict[str, Any] | None = None,
+    threads: int | None = None,
+    compile: bool = False,
 ) -> History:
     """Train `model` on `train`, validating on `val` after every epoch.
 
@@ -224,6 +240,8 @@ def fit(
         optimizer: a name (adam, sgd, momentum, ...) or a torch optimizer over model's params.
         batch_size: 1 (stochastic), N (mini-batch) or "full" (the whole training set).
         task: regression, binary or multiclass; inferred from the loss when None.
+        threads: CPU threads while training; None = 1 for small steps, all cores for big ones.
+        compile: train through torch.compile(model); its compile time is reported apart.
 
     Example:
         >>> history = treino.fit(net, (X, y), (Xv, yv), loss="mse", epochs=50, batch_size=16)
@@ -265,10 +283,14 @@ def fit(
         state.callbacks.append(distributed.AgreeOnStop(group))  # last: all ranks stop together
     if resume is not None:
         restore(state, resume)
+    state.forward, state.meter = speed.compiled(model, compile), speed.Meter(keep_steps=compile)
     for cb in state.callbacks:
         cb.on_fit_start(state)
     try:
-        run_epochs(state, train_src, val_src)
+        if threads is None and dev.type == "cpu" and hasattr(train_src, "x"):
+            threads = speed.choose_threads(model, train_src.x, train_src.batch_size)
+        with speed.threads(threads):
+            run_epochs(state, train_src, val_src)
     except BaseException as error:
         for cb in state.callbacks:
             cb.on_exception(state, error)
@@ -277,7 +299,8 @@ def fit(
         cb.on_fit_end(state)
     return History(
         state.history, state.step_losses, state.step_epochs, state.status, state.stop_reason,
-        state.best_epoch,
+        state.best_epoch, state.meter.overhead,
+        state.meter.compile_seconds if compile else None, threads or torch.get_num_threads(),
     )  # fmt: skip
 
 

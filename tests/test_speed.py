@@ -1,0 +1,89 @@
+"""The engine's speed paths: fused optimizers, thread choice, the overhead meter. Speed itself
+is measured in `make bench`, never here; these check that the fast paths compute the same."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+import treino
+from treino.config import OptimizerConfig
+from treino.engine import speed
+from treino.optim import OPTIMIZERS, build_optimizer
+
+
+def _mlp() -> nn.Sequential:
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Linear(20, 64), nn.ReLU(), nn.Linear(64, 1))
+
+
+def _train(model: nn.Module, opt: torch.optim.Optimizer, steps: int = 20) -> None:
+    g = torch.Generator().manual_seed(1)
+    for _ in range(steps):
+        x, y = torch.randn(32, 20, generator=g), torch.randn(32, 1, generator=g)
+        loss = nn.functional.mse_loss(model(x), y)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+
+
+@pytest.mark.parametrize("name", sorted(OPTIMIZERS))
+def test_fast_optimizer_steps_give_the_weights_of_the_plain_loop(name: str) -> None:
+    fast, plain = _mlp(), _mlp()
+    cfg = OptimizerConfig(name=name, weight_decay=1e-3)
+    fast_opt = build_optimizer(fast, cfg)
+    # the same optimizer and hyperparameters through torch's per-parameter Python loop
+    defaults = {
+        k: v for k, v in fast_opt.defaults.items() if k not in ("fused", "foreach", "decoupled_weight_decay")
+    }
+    plain_opt = type(fast_opt)(plain.parameters(), **defaults, foreach=False)
+    _train(fast, fast_opt)
+    _train(plain, plain_opt)
+    for a, b in zip(fast.parameters(), plain.parameters(), strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_small_steps_get_one_thread_and_big_ones_every_core() -> None:
+    small = _mlp()
+    assert speed.choose_threads(small, torch.randn(20_000, 20), 32) == 1
+    big = nn.Linear(2048, 2048)  # 3 x 2 x 2048^2 FLOPs per row: 25 GFLOP per step at 1024 rows
+    assert speed.step_flops(big, torch.randn(8, 2048), 1024) == pytest.approx(3 * 2 * 2048**2 * 1024)
+    assert speed.choose_threads(big, torch.randn(8, 2048), 1024) == min(
+        speed.cpu_cores(), torch.get_num_threads()
+    )
+
+
+def test_the_flops_probe_leaves_training_untouched() -> None:
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 8), nn.BatchNorm1d(8), nn.Dropout(0.5), nn.Linear(8, 1))
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    x = torch.randn(100, 4)
+    rng = torch.get_rng_state()
+    speed.step_flops(model, x, 32)
+    assert model.training
+    assert torch.equal(torch.get_rng_state(), rng)  # dropout drew nothing
+    for k, v in model.state_dict().items():
+        assert torch.equal(v, before[k]), k  # batch-norm statistics did not move
+
+
+def test_fit_runs_small_models_on_one_thread_and_puts_the_threads_back() -> None:
+    before = torch.get_num_threads()
+    x, y = torch.randn(256, 20), torch.randn(256, 1)
+    history = treino.fit(_mlp(), (x, y), loss="mse", epochs=2, batch_size=32, device="cpu")
+    assert history.threads == 1
+    assert torch.get_num_threads() == before
+    assert 0.0 <= history.overhead < 1.0
+    assert history.compile_seconds is None
+    explicit = treino.fit(_mlp(), (x, y), loss="mse", epochs=1, batch_size=32, device="cpu", threads=2)
+    assert explicit.threads == 2
+
+
+def test_the_meter_counts_what_is_not_work_as_overhead() -> None:
+    meter = speed.Meter(keep_steps=True)
+    for seconds in (5.0, 0.01, 0.01, 0.01, 0.01):  # the first step compiled
+        meter.add_step(seconds)
+    meter.wall = 6.0
+    assert meter.overhead == pytest.approx((6.0 - 5.04) / 6.0)
+    assert meter.compile_seconds == pytest.approx(4.99)
+    assert speed.Meter().overhead == 0.0

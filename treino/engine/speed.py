@@ -1,0 +1,104 @@
+"""Speed for the loop: CPU threads matched to the work of one step, torch.compile, and the
+loop's own overhead (time outside forward, backward and the optimizer step), measured with
+two clock reads per step and no host sync."""
+
+from __future__ import annotations
+
+import os
+import statistics
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+import torch
+from torch import nn
+
+# Work of one training step (forward + backward, ~3x the forward's matmul/conv FLOPs) below
+# which one CPU thread beats several: the threads' fork/join (~10-50 us per op) then costs
+# more than it saves. Measured on 2 cores: a 20x64 MLP (0.7 GFLOP/step at 20k rows) and the
+# mnist CNN at batch 64 (0.4 GFLOP/step) are 1.5-15x faster on one thread.
+PARALLEL_FLOPS = 2e9  # FLOPs per step
+PROBE_ROWS = 64  # rows of the forward pass that counts the FLOPs
+
+
+def step_flops(model: nn.Module, x: torch.Tensor, batch_rows: int) -> float:
+    """FLOPs of one training step at `batch_rows` rows, from one counted forward on a few rows.
+
+    The probe runs in eval mode without gradients: no batch-norm statistics move and no
+    dropout draws from the random generator, so training is unchanged by it.
+    """
+    from torch.utils.flop_counter import FlopCounterMode
+
+    probe = x[:PROBE_ROWS]
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad(), FlopCounterMode(display=False) as counter:
+            model(probe)
+    finally:
+        model.train(was_training)
+    return 3.0 * counter.get_total_flops() * batch_rows / max(1, len(probe))
+
+
+def cpu_cores() -> int:
+    """Cores this process may run on (its affinity), not the machine's count."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS, Windows
+        return os.cpu_count() or 1
+
+
+def choose_threads(model: nn.Module, x: torch.Tensor, batch_rows: int) -> int:
+    """One thread for small steps, every available core for big ones (see PARALLEL_FLOPS)."""
+    if step_flops(model, x, batch_rows) < PARALLEL_FLOPS:
+        return 1
+    return min(cpu_cores(), torch.get_num_threads())
+
+
+@contextmanager
+def threads(n: int | None) -> Iterator[None]:
+    """torch's intra-op threads set to `n` for the block, then put back (None: unchanged)."""
+    previous = torch.get_num_threads()
+    if n is not None:
+        torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
+def compiled(model: nn.Module, enabled: bool) -> Callable[[torch.Tensor], torch.Tensor]:
+    """The callable the loop trains through: torch.compile(model) or the model itself.
+
+    The state keeps the plain module, so state_dict keys (checkpoints, bundles) are the same
+    with and without compile.
+    """
+    return torch.compile(model) if enabled else model
+
+
+class Meter:
+    """Where training time goes: `busy` = forward, loss, backward, step (plus the wait at the
+    epoch's one sync), `wall` = whole training epochs. The rest is the loop's overhead."""
+
+    def __init__(self, keep_steps: bool = False) -> None:
+        self.busy = 0.0  # seconds
+        self.wall = 0.0  # seconds
+        self.keep_steps = keep_steps
+        self.steps: list[float] = []  # busy seconds per step, kept when compiling
+
+    def add_step(self, seconds: float) -> None:
+        self.busy += seconds
+        if self.keep_steps:
+            self.steps.append(seconds)
+
+    @property
+    def overhead(self) -> float:
+        """Fraction of the training time spent outside forward/backward/step (0..1)."""
+        return max(0.0, self.wall - self.busy) / self.wall if self.wall > 0 else 0.0
+
+    @property
+    def compile_seconds(self) -> float:
+        """Time of the steps that compiled (those 10x slower than the median step), less a step."""
+        if len(self.steps) < 3:
+            return sum(self.steps)
+        typical = statistics.median(self.steps)
+        return sum(s - typical for s in self.steps if s > 10 * typical)
