@@ -8,6 +8,7 @@ import pickle
 import shutil
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import torch
 
@@ -124,3 +125,24 @@ def test_loading_leaves_the_global_rng_alone(trained: Path) -> None:
     torch.manual_seed(123)
     treino.load(trained, quiet=True)
     assert torch.equal(torch.rand(3), expected)
+
+
+def test_a_trusted_custom_model_loads_and_predicts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "predict_trust_net.py").write_text(
+        "from torch import nn\n"
+        "class Net(nn.Module):\n"
+        "    def __init__(self, input_shape, n_outputs):\n"
+        "        super().__init__()\n"
+        "        self.fc = nn.Linear(input_shape[0], n_outputs)\n"
+        "    def forward(self, x):\n"
+        "        return self.fc(x)\n"
+    )
+    monkeypatch.chdir(tmp_path)
+    cfg = {"data": {"source": "iris"}, "model": {"kind": "predict_trust_net:Net"},
+           "train": {"epochs": 1}, "log": {"plots": False, "progress": False}}  # fmt: skip
+    run = treino.train(cfg, out=tmp_path / "run", quiet=True)
+    with pytest.raises(RunError, match="pass trust_code=True"):
+        treino.load(run.dir)
+    predictor = treino.load(run.dir, trust_code=True, quiet=True)
+    frame = pd.DataFrame([[5.1, 3.5, 1.4, 0.2]], columns=predictor.columns)
+    assert predictor.predict(frame)[0] in ("setosa", "versicolor", "virginica")
