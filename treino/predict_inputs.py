@@ -55,7 +55,7 @@ def table_chunks(
     if isinstance(data, str | Path):
         where, frames = str(data), _file_frames(Path(data).expanduser(), rows)
     elif isinstance(data, pd.DataFrame):
-        where = str(data.attrs.get("source", "input"))  # evaluate names a built-in dataset so
+        where = str(data.attrs.get("source", "input"))  # evaluate sets it to a built-in's name
         frames = (data.iloc[i : i + rows] for i in range(0, max(len(data), 1), rows))
     elif isinstance(data, np.ndarray | torch.Tensor):
         where, frames = "input array", iter([_array_frame(data, needed)])
@@ -199,13 +199,20 @@ def image_chunks(data: Any, state: dict[str, Any], rows: int, say: Say) -> Itera
     root = Path(data).expanduser()
     files = _image_files(root)
     step = min(rows, IMAGE_CHUNK)
+    resized = 0
     for start in range(0, len(files), step):
         names = files[start : start + step]
-        x = np.stack([_read_image(f, shape) for f in names])
+        read = [_read_image(f, shape) for f in names]
+        resized += sum(changed for _, changed in read)
+        x = np.stack([image for image, _ in read])
         rel = [f.relative_to(root).as_posix() if root.is_dir() else f.name for f in names]
         labels = [r.split("/")[0] if "/" in r else None for r in rel]
         targets = pd.DataFrame({"label": labels}) if all(labels) else None
         yield Chunk(pd.DataFrame({"file": rel}), (x - mean) / std, targets)
+    if resized:
+        say(
+            f"note: {root}: {resized} of {len(files)} images resized to {shape[1]}x{shape[2]}, the model's size"
+        )
 
 
 def _image_files(root: Path) -> list[Path]:
@@ -225,20 +232,22 @@ def _image_files(root: Path) -> list[Path]:
     return files
 
 
-def _read_image(path: Path, shape: tuple[int, ...]) -> np.ndarray:
-    """(C, H, W) float32 in [0, 1], converted to the model's channels and resized to its size."""
+def _read_image(path: Path, shape: tuple[int, ...]) -> tuple[np.ndarray, bool]:
+    """(C, H, W) float32 in [0, 1], converted to the model's channels and resized to its size
+    (bilinear, as training resizes); and whether it was resized."""
     from PIL import Image, UnidentifiedImageError
 
     channels, height, width = shape
     try:
         with Image.open(path) as img:
             img = img.convert("L" if channels == 1 else "RGB")
-            if img.size != (width, height):
+            changed = img.size != (width, height)
+            if changed:
                 img = img.resize((width, height), Image.Resampling.BILINEAR)
             x = np.asarray(img, dtype=np.float32) / 255.0
     except (UnidentifiedImageError, OSError) as exc:
         raise DataError(f"{path}: cannot read the image ({exc}); remove or replace the file") from None
-    return x[None] if channels == 1 else x.transpose(2, 0, 1)  # (H, W[, C]) -> (C, H, W)
+    return (x[None] if channels == 1 else x.transpose(2, 0, 1)), changed  # (H, W[, C]) -> (C, H, W)
 
 
 # ---- output ----------------------------------------------------------------------------
