@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 
+import pyarrow.parquet  # noqa: F401  (before any torch import: pytorch#22447, a parquet-read segfault)
 import pytest
 
 os.environ.setdefault("MPLBACKEND", "Agg")

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pyarrow.parquet  # noqa: F401  (before torch: torch first can crash parquet reads, pytorch#22447)
 import torch
 from torch import nn
 
