@@ -165,11 +165,23 @@ def column_role(series: pd.Series) -> str:
 
 def _numeric_id(series: pd.Series) -> bool:
     """Whole numbers, one per row, covering a contiguous range (1..N shuffled or not)."""
-    values = series.dropna()
-    if len(values) < 20 or values.isna().any() or not np.all(np.mod(values, 1) == 0):
-        return False
-    unique = values.nunique() == len(series)
-    return bool(unique and values.max() - values.min() + 1 == len(values))
+    n = len(series)
+    if n < 20 or series.isna().any() or series.max() - series.min() + 1 != n:
+        return False  # the cheap tests first: most numeric columns stop here
+    return bool(series.is_unique and np.all(np.mod(series.to_numpy(), 1) == 0))
+
+
+def _numeric_roles(frame: pd.DataFrame, names: list[str]) -> dict[str, str]:
+    """The plain numeric columns, found for all columns at once (a wide table of pixels would
+    spend seconds on a per-column test); possible ids and empty ones are left to column_role."""
+    numeric = [c for c, kind in frame[names].dtypes.map(lambda d: d.kind).items() if kind in "iuf"]
+    if not numeric:
+        return {}
+    part = frame[numeric]
+    n = len(frame)
+    count, span = part.count(), part.max() - part.min() + 1
+    plain = (count > 0) & ~((count == n) & (span == n) & (n >= 20))
+    return {c: "numeric" for c in plain[plain].index}
 
 
 def check_target(frame: pd.DataFrame, target: list[str], where: str) -> None:
@@ -196,7 +208,10 @@ def choose_roles(
                 f"{did_you_mean(name, list(frame.columns))}"
             )
     names = features if features is not None else [c for c in frame.columns if c not in drop]
-    roles = {c: column_role(frame[c]) for c in names if c not in target}
+    names = [c for c in names if c not in target]
+    roles = _numeric_roles(frame, names)
+    roles.update({c: column_role(frame[c]) for c in names if c not in roles})
+    roles = {c: roles[c] for c in names}  # the table's column order
     for name in features or []:
         role = roles.get(name)
         if role == "empty":
