@@ -127,18 +127,21 @@ def _plot(folder: Path, manifest: dict[str, Any], runs: list[list[dict[str, Any]
                 if frame is None or y not in frame:
                     continue
                 values = frame[y]
+                gid = "diverged" if data["metrics"]["status"] == "diverged" else None
                 if kind == "steps":
                     # raw iterations, faint (the zig-zag), and a half-epoch moving average
                     window = max(1, int(frame.groupby("epoch")["step"].count().median()) // 2)
-                    ax.plot(frame[x], values, color=colors[i % 10], lw=0.5, alpha=0.25)
+                    ax.plot(frame[x], values, color=colors[i % 10], lw=0.5, alpha=0.25, gid=gid)
                     values = values.rolling(window, min_periods=1).mean()
-                ax.plot(frame[x], values, color=colors[i % 10], lw=1.6, alpha=0.9,
-                        label=labels[i] if j == 0 else None)  # fmt: skip
+                ax.plot(frame[x], values, color=colors[i % 10], lw=1.6, alpha=0.9, gid=gid,
+                        label=labels[i] + (" (diverged)" if gid else "") if j == 0 else None)  # fmt: skip
         if x == "step":
             ax.set_xscale("log")
+        _scale_y(ax)
         ax.set(title=title, xlabel=xlabel, ylabel=y.replace("_", " "))
         ax.grid(alpha=0.3)
-    axes[0, 0].legend(fontsize=8)
+    if axes[0, 0].get_legend_handles_labels()[0]:
+        axes[0, 0].legend(fontsize=8)
     fig.tight_layout()
     curves = plots / "curves.png"
     fig.savefig(curves, dpi=80)
@@ -152,23 +155,31 @@ def _plot(folder: Path, manifest: dict[str, Any], runs: list[list[dict[str, Any]
             h = data["history"]
             if h is None or f"val_{metric}" not in h:
                 continue
-            ax.plot(h["epoch"], h[f"val_{metric}"], color=colors[i % 10], lw=1.6,
+            gid = "diverged" if data["metrics"]["status"] == "diverged" else None
+            ax.plot(h["epoch"], h[f"val_{metric}"], color=colors[i % 10], lw=1.6, gid=gid,
                     label=f"{labels[i]} (validation)" if j == 0 else None)  # fmt: skip
             if f"train_{metric}" in h:
-                ax.plot(h["epoch"], h[f"train_{metric}"], color=colors[i % 10], lw=1, ls="--",
+                ax.plot(h["epoch"], h[f"train_{metric}"], color=colors[i % 10], lw=1, ls="--", gid=gid,
                         label="train (dashed)" if i == j == 0 else None)  # fmt: skip
+    _scale_y(ax)
     ax.set(title=f"{metric} per epoch: train (dashed) and validation", xlabel="epoch", ylabel=metric)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=8)
     ax = axes[1]
     means, stds = [], []
     for variant_runs in runs:
-        values = [d["metrics"]["test"][metric] for d in variant_runs
-                  if d["metrics"] and metric in d["metrics"].get("test", {})]  # fmt: skip
+        values = [d["metrics"]["test"][metric] for d in variant_runs if d["metrics"]
+                  and d["metrics"]["status"] in OK and metric in d["metrics"].get("test", {})]  # fmt: skip
         means.append(np.mean(values) if values else np.nan)
         stds.append(np.std(values) if len(values) > 1 else 0.0)
     ax.barh(range(len(runs)), means, xerr=stds, color=[colors[i % 10] for i in range(len(runs))])
     ax.set_yticks(range(len(runs)), [lbl[:40] for lbl in labels], fontsize=8)
+    for k, mean in enumerate(means):
+        if not np.isfinite(mean):  # failed or diverged: no bar, say so
+            ax.text(
+                0.02, k, "no completed run", transform=ax.get_yaxis_transform(), va="center", color="#b00"
+            )
     ax.invert_yaxis()
     finite = [m for m in means if np.isfinite(m)]
     if finite and metric == "accuracy":
@@ -180,6 +191,24 @@ def _plot(folder: Path, manifest: dict[str, Any], runs: list[list[dict[str, Any]
     fig.savefig(bars, dpi=80)
     plt.close(fig)
     return [curves, bars]
+
+
+def _scale_y(ax: Any) -> None:
+    """Fit the y axis to the runs that did not diverge (a diverged one leaves the chart at the top);
+    log scale when those span orders of magnitude."""
+    lines = ax.get_lines()
+    kept = [line for line in lines if line.get_gid() != "diverged"] or lines
+    ys = np.concatenate([np.asarray(line.get_ydata(), float) for line in kept] or [np.array([])])
+    ys = ys[np.isfinite(ys)]
+    if not len(ys):
+        return
+    low, high = float(ys.min()), float(ys.max())
+    if low > 0 and high / low > 100:
+        ax.set_yscale("log")
+        ax.set_ylim(low / 1.5, high * 1.5)
+    elif len(kept) < len(lines):
+        pad = 0.05 * (high - low or 1.0)
+        ax.set_ylim(low - pad, high + pad)
 
 
 def _img(path: Path) -> str:

@@ -39,7 +39,7 @@ _add(Lesson(
     config={
         "name": "batch-regimes", "data": {"source": "breast_cancer"},
         "model": {"kind": "mlp", "hidden": [32]}, "optimizer": {"name": "sgd", "lr": 0.05},
-        "train": {"epochs": 30, **_NO_STOP},
+        "train": {"epochs": 20, **_NO_STOP},
     },
     variants=[
         ("stochastic (batch 1)", {"train.batch_size": 1}),
@@ -48,13 +48,15 @@ _add(Lesson(
     ],
     look_for=(
         "The batch is how many samples the network sees before each update; one epoch is one pass "
-        "over the training set. Same optimizer (plain SGD), same learning rate, same 30 epochs.\n\n"
+        "over the training set. Same optimizer (plain SGD), same learning rate, same 20 epochs.\n\n"
         "Per iteration (top right): stochastic descent makes 397 updates per epoch and its loss "
         "zig-zags wildly; mini-batch zig-zags less; full batch makes one smooth update per epoch and "
-        "goes neatly downhill, but after 30 epochs it has made only 30 small steps.\n\n"
+        "goes neatly downhill, but after 20 epochs it has made only 20 small steps.\n\n"
         "Per epoch and per samples seen (the fair axis): the small batches get much further with the "
-        "same data, because they update more often. Per wall-clock second, the cost of many tiny "
-        "steps shows: batch 1 spends far more time per epoch. Mini-batch is the usual balance."
+        "same data, because they update more often. Stochastic descent is at its best validation loss "
+        "after the first epoch and then starts to overfit: its many noisy steps fit the training set "
+        "fastest. Per wall-clock second, the cost of many tiny steps shows: batch 1 spends far more "
+        "time per epoch. Mini-batch is the usual balance."
     ),
 ))  # fmt: skip
 
@@ -106,12 +108,12 @@ _add(Lesson(
     ),
 ))  # fmt: skip
 
-# A small training split and a wide network: it can memorize, so overfitting shows.
+# Noisy targets, 177 training rows and a wide network: it can memorize, so overfitting shows.
 _OVERFIT = {
-    "data": {"source": "digits", "split": {"val": 0.4, "test": 0.4}},
+    "data": {"source": "diabetes", "split": {"val": 0.3, "test": 0.3}},
     "model": {"kind": "mlp", "hidden": [256, 256]},
     "optimizer": {"name": "adam", "lr": 0.001},
-    "train": {"epochs": 60, "batch_size": 32, **_NO_STOP},
+    "train": {"epochs": 80, "batch_size": 16, **_NO_STOP},
 }
 
 _add(Lesson(
@@ -124,14 +126,15 @@ _add(Lesson(
         ("dropout 0.5", {"model.dropout": 0.5}),
     ],
     look_for=(
-        "A wide network trained on only 20% of the digits (359 images) for 60 epochs: enough "
-        "capacity to memorize them.\n\n"
-        "Without dropout the training accuracy reaches 100% (dashed line) and the training loss goes "
-        "to almost zero, while the validation loss, after its minimum, turns up again: the network is "
-        "learning the noise of its training images, that is overfitting.\n\n"
+        "A wide network (two layers of 256) predicts the diabetes progression of 177 patients for 80 "
+        "epochs: the target is noisy and the network has the capacity to memorize it. The loss is "
+        "the mean squared error on the standardized target.\n\n"
+        "Without dropout the training loss falls to almost zero (top right), while the validation "
+        "loss is lowest after a few epochs and then climbs: the network is learning the noise of its "
+        "training rows, that is overfitting.\n\n"
         "Dropout switches off a random part of the neurons at every iteration, so no neuron can rely "
-        "on a particular partner. The training curve gets noisier and slower, but the validation "
-        "loss stays lower and rises less; the gap between train and validation shrinks."
+        "on a particular partner. The training loss stays higher and noisier, but the validation "
+        "loss stays lower and rises less: the gap between train and validation shrinks."
     ),
 ))  # fmt: skip
 
@@ -141,15 +144,16 @@ _add(Lesson(
     config={"name": "regularization", **_OVERFIT},
     variants=[
         ("no penalty", {}),
-        ("L1 (train.l1=1e-4)", {"train.l1": 1e-4}),
-        ("L2 (train.l2=1e-3)", {"train.l2": 1e-3}),
-        ("weight decay (optimizer.weight_decay=1e-3)", {"optimizer.weight_decay": 1e-3}),
+        ("L1 (train.l1=1e-3)", {"train.l1": 1e-3}),
+        ("L2 (train.l2=1e-2)", {"train.l2": 1e-2}),
+        ("weight decay (adamw, 3)", {"optimizer.name": "adamw", "optimizer.weight_decay": 3.0}),
     ],
     look_for=(
         "The same overfitting setup as the dropout lesson. L1 and L2 add a penalty on the size of the "
         "weights to the loss (the sum of |w| or of w²), so the optimizer trades fitting the training "
-        "set against keeping the weights small; weight decay shrinks every weight a little at every "
-        "step, which with plain SGD is the same as L2.\n\n"
+        "set against keeping the weights small. Weight decay shrinks every weight a little at every "
+        "step (by learning rate x decay); with plain SGD that is the same as L2, and AdamW applies it "
+        "apart from Adam's step scaling (AdamW with no decay is Adam).\n\n"
         "Without a penalty the validation loss turns up after its minimum (overfitting). With a "
         "penalty it stays lower and flatter: a simpler model that memorizes less. Too strong a "
         "penalty would underfit instead (both train and validation stay high); try larger values "
@@ -175,9 +179,9 @@ _add(Lesson(
         "A deep narrow network (4 hidden relu layers) trained with plain SGD; only the random starting "
         "weights differ.\n\n"
         "With tiny weights (std 0.01) the signal shrinks at every layer, so do the gradients: the "
-        "loss sits flat near its starting value (log 10 = 2.3) for epochs before it moves, if it "
-        "moves at all. With huge weights (std 1.0) the signal explodes instead and training starts "
-        "from an enormous loss and is erratic.\n\n"
+        "loss sits flat at its starting value (log 10 = 2.3, a blind guess among 10 digits) and does "
+        "not move. With huge weights (std 1.0) the signal explodes instead: the loss becomes infinite "
+        "within the first iterations and the run is reported as diverged.\n\n"
         "Xavier and Kaiming scale the starting weights to the number of inputs of each layer so the "
         "signal keeps its size through the layers; Kaiming is made for relu. Both start learning at "
         "once. A good start decides whether training converges quickly, slowly or not at all."
