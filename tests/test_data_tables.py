@@ -153,6 +153,7 @@ def test_dates_are_expanded_and_index_encoding(tmp_path):
     assert set(np.unique(data.train.x[:, 4].numpy())) <= {0.0, 1.0, 2.0}
     dropped = _load(tmp_path / "t.csv", target="y", datetime="drop")
     assert dropped.info.features == ["c=p", "c=q"]
+    assert "column 'when' holds dates: dropped (data.datetime: drop)" in dropped.info.notes
 
 
 def _messy_csv(path, n: int = 600) -> pd.DataFrame:

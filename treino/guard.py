@@ -227,3 +227,24 @@ def resume_point(run_dir: Path, overrides: Any) -> tuple[Any, dict[str, Any] | N
             f"{planned} and cannot stretch to {asked}; train anew with train.epochs {asked}"
         )
     return cfg, ckpt
+
+
+def check_batch_norm(model: Any, rows: int, batch: int) -> None:
+    """Batch normalization cannot train on a batch of one row: refuse before the first step
+    rather than crash in the middle of an epoch."""
+    from torch import nn
+
+    if not any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules()):
+        return
+    from treino.errors import ConfigError
+
+    if batch == 1:
+        raise ConfigError(
+            "train.batch_size 1 with batch normalization: it needs at least 2 rows per batch; "
+            "set train.batch_size to 2 or more, or model.batch_norm: false"
+        )
+    if rows % batch == 1:
+        raise ConfigError(
+            f"train.batch_size {batch} leaves a last batch of 1 row ({rows} training rows), which batch "
+            f"normalization cannot train on; choose another train.batch_size or model.batch_norm: false"
+        )

@@ -129,6 +129,7 @@ def _train(
     dense = isinstance(x, torch.Tensor) and x.layout == torch.strided
     example = x[:2] if dense else models.example_input(info)  # a batch of 2 for shape checks
     model = models.build(cfg.model, info, target_scale, example=example)
+    guard.check_batch_norm(model, len(data.train), batch)
     if cfg.model.weights and ckpt is None:  # a resumed run takes its weights from the checkpoint
         say(models.load_pretrained(model, cfg.model.weights, cfg.model.weights_strict), quiet)
     counts = info.class_counts.get("train") if task != "regression" else None

@@ -228,6 +228,8 @@ def describe_roles(roles: dict[str, str]) -> list[str]:
     for name, role in roles.items():
         if role in used:
             used[role].append(name)
+        elif role == "dropped date":
+            notes.append(f"column '{name}' holds dates: dropped (data.datetime: drop)")
         else:
             reason = "an id (distinct per row)" if role == "id" else "empty in every row"
             notes.append(
