@@ -118,6 +118,14 @@ def test_cli_report_rebuilds_from_the_folder_alone(runs: dict[str, Path], tmp_pa
     assert {p.stem for p in (folder / "plots").glob("*.png")} == RUNS["iris"][1]
 
 
+def test_without_a_test_split_the_validation_split_is_named(runs: dict[str, Path], tmp_path: Path) -> None:
+    folder = shutil.copytree(runs["iris"], tmp_path / "notest")
+    pred = pd.read_csv(folder / "predictions.csv")
+    pred.assign(split="val").to_csv(folder / "predictions.csv", index=False)
+    page = report.write(folder).read_text(encoding="utf-8")
+    assert "<h2 id='test'>Validation set (the run has no test split)</h2>" in page
+
+
 def test_report_never_imports_the_engine() -> None:
     code = "import sys, treino.report; print(any(m.startswith('treino.engine') for m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

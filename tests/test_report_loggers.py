@@ -36,6 +36,7 @@ def test_tensorboard_gets_every_iteration_and_epoch(tmp_path: Path) -> None:
     assert [e.value for e in val.Scalars(tag)] == pytest.approx(list(run.history["val_accuracy"]))
 
 
+@pytest.mark.filterwarnings("ignore:.*noload.*")  # inside mlflow's own SQLAlchemy store
 def test_mlflow_run_in_a_local_sqlite_store(tmp_path: Path) -> None:
     mlflow = pytest.importorskip("mlflow", reason="the mlflow extra is not installed")
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"

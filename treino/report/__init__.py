@@ -38,10 +38,11 @@ def draw(record: Record, findings: list[dict[str, Any]]) -> dict[str, list[Path]
     ]
     test: list[Path | None] = []
     pred = record.predictions
+    split = str(pred["split"].iloc[0]) if pred is not None and len(pred) else "test"
     if pred is not None and len(pred):
         if record.task == "regression":
             test += [
-                regression.predicted_vs_actual(pred, folder / "predicted_vs_actual.png"),
+                regression.predicted_vs_actual(pred, folder / "predicted_vs_actual.png", split),
                 regression.residuals(pred, folder / "residuals.png"),
             ]
             if record.curve is not None:
@@ -51,7 +52,7 @@ def draw(record: Record, findings: list[dict[str, Any]]) -> dict[str, list[Path]
         elif record.classes:
             test += [
                 classification.confusion(pred, record.classes, folder / "confusion.png"),
-                classification.per_class(pred, record.classes, folder / "per_class.png"),
+                classification.per_class(pred, record.classes, folder / "per_class.png", split),
                 classification.roc(pred, record.classes, folder / "roc.png"),
             ]
     if record.misclassified is not None and record.classes:

@@ -45,8 +45,8 @@ def confusion(pred: pd.DataFrame, classes: list[str], path: Path) -> Path:
     return save(fig, path, grid=False)
 
 
-def per_class(pred: pd.DataFrame, classes: list[str], path: Path) -> Path:
-    """Precision and recall of each class on the test set, side by side."""
+def per_class(pred: pd.DataFrame, classes: list[str], path: Path, split: str = "test") -> Path:
+    """Precision and recall of each class on the held-out split, side by side."""
     from sklearn.metrics import precision_recall_fscore_support
 
     precision, recall, _, support = precision_recall_fscore_support(
@@ -60,7 +60,7 @@ def per_class(pred: pd.DataFrame, classes: list[str], path: Path) -> Path:
     ax.bar(x + 0.2, recall, width=0.4, color=VAL, label="recall")
     ax.set_xticks(x, [f"{c}\n(n={n})" for c, n in zip(classes, support, strict=True)] if k <= 12 else classes,
                   rotation=0 if k <= 12 else 90)  # fmt: skip
-    ax.set(title="Precision and recall per class (test set)", ylim=(0, 1.05))
+    ax.set(title=f"Precision and recall per class ({split} set)", ylim=(0, 1.05))
     ax.legend(loc="lower right")
     return save(fig, path)
 

@@ -134,7 +134,11 @@ def page(record: Record, plots: dict[str, list[Path]], findings: list[dict[str, 
         status += f"<br>{esc(m['stop_reason'])}"
     notes = "".join(f"<p class='note'>{esc(n)}</p>" for n in record.notes)
     figures = ""
-    for key, title in SECTIONS.items():
+    sections = dict(SECTIONS)
+    pred = record.predictions
+    if pred is not None and len(pred) and "split" in pred and pred["split"].iloc[0] == "val":
+        sections["test"] = "Validation set (the run has no test split)"
+    for key, title in sections.items():
         if plots.get(key):
             figures += f"<h2 id='{key}'>{title}</h2>" + "".join(image(p) for p in plots[key])
     nav = "".join(

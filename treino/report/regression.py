@@ -22,7 +22,7 @@ def _pairs(pred: pd.DataFrame) -> list[tuple[str, np.ndarray, np.ndarray]]:
             for n in names[:MAX_TARGETS]]  # fmt: skip
 
 
-def predicted_vs_actual(pred: pd.DataFrame, path: Path) -> Path | None:
+def predicted_vs_actual(pred: pd.DataFrame, path: Path, split: str = "test") -> Path | None:
     """Each test example as a point; on the diagonal, the prediction is exact."""
     pairs = _pairs(pred)
     if not pairs:
@@ -38,7 +38,9 @@ def predicted_vs_actual(pred: pd.DataFrame, path: Path) -> Path | None:
             ax.plot([low, high], [low, high], ls="--", color="#888", lw=1, label="exact")
             ax.legend(loc="upper left")
         ax.set(
-            title=f"Predicted vs actual {name}".strip() + " (test set)", xlabel="actual", ylabel="predicted"
+            title=f"Predicted vs actual {name}".strip() + f" ({split} set)",
+            xlabel="actual",
+            ylabel="predicted",
         )
     return save(fig, path)
 
@@ -68,7 +70,7 @@ def fitted(pred: pd.DataFrame, curve: pd.DataFrame, feature: str, target: str, p
         return None
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(6.5, 4.2))
-    ax.scatter(pred["x"], pred["y_true"], s=14, alpha=0.7, color=TEST, label="test data")
+    ax.scatter(pred["x"], pred["y_true"], s=14, alpha=0.7, color=TEST, label=f"{pred['split'].iloc[0]} data")
     ax.plot(curve["x"], curve["y_pred"], color=VAL, lw=2.2, label="the model")
     ax.set(title=f"{target} as a function of {feature}", xlabel=feature, ylabel=target)
     ax.legend()
