@@ -8,6 +8,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
+# Plain (click-style) help and usage errors: typer's rich formatting imports and renders
+# enough to double the time of `treino --help` (measured in bench/results.md).
+os.environ.setdefault("TYPER_USE_RICH", "0")
+
 import typer
 
 app = typer.Typer(
@@ -83,10 +87,11 @@ def train(
                 config, overrides, out=out, resume=resume, quiet=quiet,
                 devices=devices, nodes=nodes, node_rank=node_rank, master=master,
             )  # fmt: skip
-        from treino.distributed import is_main
+        from treino.distributed import is_main, peer_failures
         from treino.run import train as run_train
 
-        run = run_train(config, overrides, out=out, resume=resume, quiet=quiet)
+        with peer_failures():
+            run = run_train(config, overrides, out=out, resume=resume, quiet=quiet)
         if run.status == "diverged" and is_main():  # under torchrun, rank 0 alone says it
             from treino.errors import DivergedError
 
