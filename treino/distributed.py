@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -26,7 +27,7 @@ from torch.utils.data import DataLoader, DistributedSampler
 
 from treino.engine.batching import EVAL_ROWS, Batch, InMemory, Loader, Source
 from treino.engine.callbacks import Callback
-from treino.errors import ConfigError
+from treino.errors import ConfigError, RunError
 
 if TYPE_CHECKING:
     from treino.engine.loop import TrainState
@@ -103,6 +104,24 @@ def broadcast(obj: Any, group: Group | None) -> Any:
     box = [obj]
     dist.broadcast_object_list(box, src=0)
     return box[0]
+
+
+@contextmanager
+def peer_failures() -> Iterator[None]:
+    """A collective that broke because another process died becomes one line, not a traceback."""
+    try:
+        yield
+    except RuntimeError as exc:
+        text = str(exc)
+        if env_world() <= 1 or not any(k in text for k in ("gloo", "NCCL", "Connection")):
+            raise
+        detail = text.split("] ", 1)[-1].split(". ")[
+            0
+        ]  # e.g. "Read error [127.0.0.1]:1234: Connection reset by peer"
+        raise RunError(
+            f"rank {env_rank()}: lost contact with another training process ({detail}); see that "
+            f"process's error above (torchrun restarts the group from the last checkpoint if allowed)"
+        ) from None
 
 
 def resume_after_restart(out: str | Path | None, resume: str | Path | None) -> str | Path | None:
