@@ -74,6 +74,12 @@ CASES: list[tuple[str, list[str], str]] = [
      "(or auto), or set data.task"),
     ("binary task on 3 classes", ["train", "--data", "iris", "--set", "data.task=binary"],
      "data.task: binary, but target 'target' has 3 classes; use multiclass"),
+    ("batch norm on 1 row", ["train", "--data", "iris", "--set", "model.batch_norm=true", "--set", "train.batch_size=1"],
+     "train.batch_size 1 with batch normalization: it needs at least 2 rows per batch; set train.batch_size "
+     "to 2 or more, or model.batch_norm: false"),
+    ("batch norm on a last row", ["train", "--data", "iris", "--set", "model.batch_norm=true", "--set", "train.batch_size=101"],
+     "train.batch_size 101 leaves a last batch of 1 row (102 training rows), which batch normalization cannot "
+     "train on; choose another train.batch_size or model.batch_norm: false"),
     # data
     ("unknown dataset", ["train", "--data", "irsi"],
      "data.source: 'irsi' is neither a file, a folder nor a built-in dataset (did you mean 'iris'?); built-in: "),
