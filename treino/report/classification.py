@@ -60,8 +60,8 @@ def per_class(pred: pd.DataFrame, classes: list[str], path: Path, split: str = "
     ax.bar(x + 0.2, recall, width=0.4, color=VAL, label="recall")
     ax.set_xticks(x, [f"{c}\n(n={n})" for c, n in zip(classes, support, strict=True)] if k <= 12 else classes,
                   rotation=0 if k <= 12 else 90)  # fmt: skip
-    ax.set(title=f"Precision and recall per class ({split} set)", ylim=(0, 1.05))
-    ax.legend(loc="lower right")
+    ax.set(title=f"Precision and recall per class ({split} set)", ylim=(0, 1.22))
+    ax.legend(loc="upper right", ncol=2)  # above the bars, which reach 1
     return save(fig, path)
 
 

@@ -115,7 +115,9 @@ def learning_rate(history: pd.DataFrame, path: Path) -> Path | None:
     lr = history["lr"].to_numpy(dtype=float)
     if lr.min() > 0 and lr.max() / lr.min() > 20:
         ax.set_yscale("log")
-    ax.set(title="Learning rate (at the end of each epoch)", xlabel="epoch", ylabel="lr")
+    constant = lr.min() == lr.max()
+    title = f"Learning rate: constant, {lr[0]:g}" if constant else "Learning rate (at the end of each epoch)"
+    ax.set(title=title, xlabel="epoch", ylabel="lr")
     integer_epochs(ax)
     return save(fig, path)
 
