@@ -242,3 +242,17 @@ def test_stopping_is_decided_on_rank_0_and_broadcast(tmp_path: Path) -> None:
     other = "stopped because another process received a signal"
     for out in outs:  # both ranks end with rank 0's decision, reason and best epoch
         assert json.loads(out) == [[True, "patience", 3, 0.5], [True, other, 3, 0.5], [False, "", 3, 0.5]]
+
+
+def test_a_collective_broken_by_a_dead_peer_is_one_line(monkeypatch) -> None:
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("RANK", "1")
+    gloo = "[/gloo/transport/tcp/pair.cc:537] Read error [127.0.0.1]:9: Connection reset by peer. This is typically..."
+    with pytest.raises(RunError) as err, distributed.peer_failures():
+        raise RuntimeError(gloo)
+    assert str(err.value) == (
+        "rank 1: lost contact with another training process (Read error [127.0.0.1]:9: Connection reset "
+        "by peer); see that process's error above (torchrun restarts the group from the last checkpoint if allowed)"
+    )
+    with pytest.raises(RuntimeError, match="shape mismatch"), distributed.peer_failures():
+        raise RuntimeError("shape mismatch")  # not a peer's failure: left as it is
