@@ -89,13 +89,17 @@ def _test_split(p: Predictor) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def _labeled(p: Predictor, source: str | Path) -> tuple[torch.Tensor, torch.Tensor]:
-    """Outputs and encoded targets for a labeled file, image folder or built-in dataset."""
+    """Outputs and encoded targets for a labeled file, image folder, .npz or built-in dataset."""
+    from treino import data as D
     from treino.data.builtin import DATASETS, Images
 
     data: Any = source
     labels: pd.DataFrame | None = None
-    if isinstance(source, str) and source in DATASETS:
-        raw = DATASETS.get(source).load(None, None, p.config.seed)
+    if (isinstance(source, str) and source in DATASETS) or Path(source).suffix.lower() == ".npz":
+        # read as training reads them (the run's data.image settings apply to .npz arrays)
+        cfg = p.config.data.model_copy(update={"source": str(source), "val": None, "test": None,
+                                               "n_samples": None, "noise": None})  # fmt: skip
+        raw, _ = D.resolve(cfg, p.config.seed)
         if isinstance(raw, Images):
             data, labels = raw.x, pd.DataFrame({"label": np.asarray(raw.classes, dtype=object)[raw.y]})
         else:
