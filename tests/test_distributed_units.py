@@ -256,3 +256,11 @@ def test_a_collective_broken_by_a_dead_peer_is_one_line(monkeypatch) -> None:
     )
     with pytest.raises(RuntimeError, match="shape mismatch"), distributed.peer_failures():
         raise RuntimeError("shape mismatch")  # not a peer's failure: left as it is
+
+
+def test_a_global_batch_that_does_not_split_is_refused_before_spawning(cfg: Path) -> None:
+    with pytest.raises(ConfigError) as err:
+        launch.launch(cfg, ["train.batch_size=15"], devices=2)
+    assert str(err.value) == (
+        "train.batch_size 15 does not split evenly over 2 processes; use a multiple of 2 (e.g. 14 or 16) or 'full'"
+    )

@@ -55,6 +55,13 @@ def launch(
     devices = _check_counts(devices, nodes, node_rank, master)
     cfg = C.load(Path(resume) / "config.yaml" if resume else config, overrides)  # fail before spawning
     _check_devices(devices, cfg.train.device)
+    world, batch = devices * nodes, cfg.train.batch_size
+    if batch != "full" and batch % world:  # every worker would fail (and be restarted) on it
+        low, high = max(world, batch // world * world), (batch // world + 1) * world
+        raise ConfigError(
+            f"train.batch_size {batch} does not split evenly over {world} processes; "
+            f"use a multiple of {world} (e.g. {low} or {high}) or 'full'"
+        )
     if resume is None:  # one folder for every attempt (an elastic restart resumes it)
         out = Path(out) if out else rundir.default_dir(cfg.name)
     worker = ["-m", "treino", "train", *_worker_args(config, overrides, out, resume, quiet)]
