@@ -32,3 +32,13 @@ def test_lr_find_refuses_a_sweep_too_short(cli) -> None:
     result = cli(["lr-find", "--iterations", "5"])
     assert result.exit_code == 2
     assert "error: --iterations 5: too few for a sweep; use at least 20 (default 200)" in result.output
+
+
+def test_lr_find_never_overwrites_a_training_run(tmp_path: Path, cli) -> None:
+    (tmp_path / "run" / "checkpoints").mkdir(parents=True)
+    result = cli(["lr-find", "--data", "iris", "--out", tmp_path / "run"])
+    assert result.exit_code == 2
+    assert (
+        f"error: --out {tmp_path / 'run'}: holds a training run (its config.yaml would be replaced); "
+        "give a new folder" in result.output
+    )

@@ -72,6 +72,10 @@ def lr_find(
     folder = Path(out) if out else Path("runs") / f"{cfg.name}-lrfind-{datetime.now():%Y%m%d-%H%M%S}"
     if folder.exists() and not folder.is_dir():
         raise RunError(f"--out {folder}: is a file; give a folder for the sweep")
+    if (folder / "metrics.json").exists() or (folder / "checkpoints").exists():
+        raise RunError(
+            f"--out {folder}: holds a training run (its config.yaml would be replaced); give a new folder"
+        )
     folder.mkdir(parents=True, exist_ok=True)
 
     torch.manual_seed(cfg.seed)
@@ -109,6 +113,12 @@ def lr_find(
     suggested = float(f"{best_lr / BELOW_MIN:.2g}")
     _write(folder, cfg, sweep, suggested, best_lr)
     if not quiet:
+        if finite["smoothed"].idxmin() < len(sweep) // 10:
+            print(
+                "warning: the loss did not fall at any rate of the sweep; check the data and the model "
+                "(or lower --start-lr)",
+                file=sys.stderr,
+            )
         print(
             f"suggested optimizer.lr: {suggested:g} (a tenth of {best_lr:.3g}, where the loss was lowest)\n"
             f"plot: {folder / 'lr_find.png'}\ntrain with: treino train {folder / 'config.yaml'}",
