@@ -6,6 +6,7 @@ import re
 
 import pandas as pd
 import pytest
+from browser_pages import open_page
 
 from treino.compare import Variant, check, compare, grid, parse_vary
 from treino.errors import ConfigError
@@ -126,6 +127,10 @@ def test_failed_variant_is_reported_and_the_others_finish(tmp_path):
     # self-contained: every image inline, nothing fetched from the network
     assert re.findall(r"<img [^>]*src=\"([^\"]{0,22})", page) == ["data:image/png;base64,"] * 2
     assert not re.search(r"(src|href)=[\"']?(https?:)?//", page)
+    seen = open_page(result.page)
+    assert seen["images"] == [["curves", seen["images"][0][1]], ["metrics", seen["images"][1][1]]]
+    assert all(width > 0 for _, width in seen["images"]) and seen["problems"] == []
+    assert seen["requests"] == seen["url"]  # the page itself, nothing else
 
 
 def test_compare_refuses_a_folder_that_is_not_empty(tmp_path):

@@ -9,6 +9,7 @@ import optuna
 import pandas as pd
 import pytest
 import yaml
+from browser_pages import open_page
 
 from treino import config as C
 from treino.errors import ConfigError
@@ -112,6 +113,10 @@ def test_second_tune_adds_trials_to_the_same_study(tmp_path, cli):
     page = (out / "tune.html").read_text(encoding="utf-8")
     assert "id='trials'" in page and "Optimization history" in page and "id='importances'" in page
     assert not re.search(r"(src|href)=[\"']?(https?:)?//", page)
+    seen = open_page(out / "tune.html")
+    assert [alt for alt, _ in seen["images"]] == ["history", "slices"]
+    assert all(width > 0 for _, width in seen["images"]) and seen["problems"] == []
+    assert seen["requests"] == seen["url"]
 
     rerun = cli(["train", out / "best.yaml", "--out", tmp_path / "best", "--quiet"])
     assert rerun.exit_code == 0, rerun.output
