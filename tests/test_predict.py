@@ -214,3 +214,11 @@ def test_images_from_files_equal_the_same_pixels_as_an_array(tmp_path: Path) -> 
     assert np.array_equal(from_files[[f"prob_{c}" for c in predictor.classes]].to_numpy(), from_array)
     one = predictor.predict(folder / "3.png")
     assert one.tolist() == [from_files["prediction"][3]]
+
+
+def test_unknown_output_format_is_refused(table_run: tuple[Path, Path], tmp_path: Path) -> None:
+    out = tmp_path / "pred.xlsx"
+    with pytest.raises(DataError) as caught:
+        treino.load(table_run[0], quiet=True).predict_file(table_run[1], out)
+    assert str(caught.value) == f"--output {out}: unknown format '.xlsx'; use .csv, .tsv, .parquet or .jsonl"
+    assert not out.exists() and not list(tmp_path.iterdir())

@@ -259,11 +259,12 @@ class ChunkWriter:
 
     def __init__(self, path: Path | None, stream: IO[str]) -> None:
         self.path, self.stream, self.rows = path, stream, 0
+        # the suffixes training reads; .json is written as JSON lines, as it is read
         self.fmt = "csv" if path is None else READERS.get(path.suffix.lower())
-        if self.fmt is None or (path is not None and path.suffix.lower() == ".json"):
+        if self.fmt is None and path is not None:
             raise DataError(
                 f"--output {path}: unknown format '{path.suffix}'; use .csv, .tsv, .parquet or .jsonl"
-            )  # type: ignore[union-attr]
+            )
         self.tmp = path.with_name(path.name + ".tmp") if path is not None else None
         self._file: IO[str] | None = None
         self._parquet: Any = None
