@@ -57,6 +57,10 @@ class Predictor:
     device: torch.device
     quiet: bool = False
 
+    def __repr__(self) -> str:  # the dataclass default would print every weight and category
+        what = f"classes={self.classes}" if self.classes else f"targets={self.info.targets}"
+        return f"Predictor({self.info.kind} {self.task}, {what}, dir='{self.dir}')"
+
     @property
     def task(self) -> str:
         return self.info.task
