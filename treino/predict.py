@@ -174,9 +174,9 @@ def _tensor(x: Any) -> torch.Tensor:
         index = torch.from_numpy(np.vstack([coo.row, coo.col]).astype(np.int64))
         return torch.sparse_coo_tensor(index, torch.from_numpy(coo.data.astype(np.float32)), coo.shape)
     x = np.ascontiguousarray(x)
-    return torch.from_numpy(
-        x if x.dtype == np.int64 else x.astype(np.float32, copy=False)
-    )  # int64: token ids
+    if x.dtype != np.int64:  # int64 = token ids, kept as they are for the embedding
+        x = x.astype(np.float32, copy=False)
+    return torch.from_numpy(x)
 
 
 def load(
