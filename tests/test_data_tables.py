@@ -247,3 +247,15 @@ def test_separator_is_sniffed_from_the_first_lines(tmp_path):
     (tmp_path / "b.csv").write_text("x|y\n1|2\n3|4\n")
     assert read_table(tmp_path / "a.csv")["name"].tolist() == ["Silva, Ana", "Rui"]
     assert read_table(tmp_path / "b.csv").columns.tolist() == ["x", "y"]
+
+
+def test_transform_keeps_the_column_order_around_indicators():
+    frame = pd.DataFrame(
+        {"a": [1.0, 2.0, 3.0], "b": ["x", "y", "x"], "c": [1.0, np.nan, 3.0], "d": [0.0, 5.0, 10.0]}
+    )
+    roles = {"a": "numeric", "b": "categorical", "c": "numeric", "d": "numeric"}
+    prep = TablePreprocessor.fit(frame, roles, scale="minmax")
+    assert prep.feature_names == ["a", "b=x", "b=y", "c", "c:missing", "d"]
+    x = prep.transform(frame)
+    expected = [[0, 1, 0, 0, 0, 0], [0.5, 0, 1, 0.5, 1, 0.5], [1, 1, 0, 1, 0, 1]]
+    assert np.allclose(x, expected)

@@ -119,13 +119,21 @@ class TablePreprocessor:
         )
         scaled = (np.where(missing, fill, values) - shift) / div
         position = {c["name"]: i for i, c in enumerate(numeric)}
+        run: list[int] = []  # consecutive numeric columns without an indicator: one slice
         for c in self.columns:
             role = c["role"]
+            if role == "numeric" and not c["indicator"] and (not run or position[c["name"]] == run[-1] + 1):
+                run.append(position[c["name"]])
+                continue
+            if run:
+                blocks.append(scaled[:, run[0] : run[-1] + 1])
+                run = []
             if role == "numeric":
                 i = position[c["name"]]
-                blocks.append(scaled[:, i : i + 1])
-                if c["indicator"]:
-                    blocks.append(missing[:, i : i + 1])
+                if not c["indicator"]:
+                    run = [i]
+                    continue
+                blocks += [scaled[:, i : i + 1], missing[:, i : i + 1]]
                 continue
             col = frame[c["name"]]
             if role == "categorical":
@@ -152,6 +160,8 @@ class TablePreprocessor:
                 blocks.append(encoded)
             if c["indicator"]:
                 blocks.append(col.isna().to_numpy(dtype=np.float32)[:, None])
+        if run:
+            blocks.append(scaled[:, run[0] : run[-1] + 1])
         if not blocks:
             return np.zeros((len(frame), 0), dtype=np.float32)
         return np.concatenate(blocks, axis=1).astype(np.float32)
