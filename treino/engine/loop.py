@@ -18,6 +18,8 @@ from treino.engine.callbacks import Callback
 from treino.optim import Schedule
 from treino.tasks import TaskName, prepare_targets
 
+DIVERGENCE_EVERY = 32  # steps between two looks at the loss (a host sync) for a NaN/inf
+
 
 @dataclass
 class TrainState:
@@ -129,6 +131,8 @@ def train_one_epoch(state: TrainState, batches: Source) -> dict[str, float] | No
             cb.on_batch_end(state, loss)
         if state.should_stop and not state.dist:  # data-parallel ranks stop together, at epoch end
             return None
+        if len(losses) % DIVERGENCE_EVERY == 0 and not state.dist and not torch.isfinite(loss):
+            break  # diverged: end the epoch now; run_epochs finds the first bad step
     stacked = torch.stack(losses).float()
     if state.dist:  # one collective per epoch: global step losses, all outputs for the metrics
         stacked, outs, targets = state.dist.reduce_epoch(stacked, outs, targets)
