@@ -115,9 +115,8 @@ def peer_failures() -> Iterator[None]:
         text = str(exc)
         if env_world() <= 1 or not any(k in text for k in ("gloo", "NCCL", "Connection")):
             raise
-        detail = text.split("] ", 1)[-1].split(". ")[
-            0
-        ]  # e.g. "Read error [127.0.0.1]:1234: Connection reset by peer"
+        # e.g. "Read error [127.0.0.1]:1234: Connection reset by peer", without gloo's source path
+        detail = text.split("] ", 1)[-1].split(". ")[0]
         raise RunError(
             f"rank {env_rank()}: lost contact with another training process ({detail}); see that "
             f"process's error above (torchrun restarts the group from the last checkpoint if allowed)"
