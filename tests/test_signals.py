@@ -170,3 +170,24 @@ def test_divergence_in_the_first_epoch_saves_no_model(tmp_path: Path) -> None:
     )
     assert not (out / "model" / "weights.safetensors").exists()
     assert not (out / "checkpoints" / "last.pt").exists()
+
+
+def test_divergence_ends_a_long_epoch_within_32_steps(tmp_path: Path) -> None:
+    import treino
+    from treino.engine.callbacks import Callback
+    from treino.engine.loop import DIVERGENCE_EVERY
+
+    class Poison(Callback):  # a weight becomes inf as epoch 2 starts
+        def on_epoch_start(self, state: Any) -> None:
+            if state.epoch == 1:
+                with torch.no_grad():
+                    next(state.model.parameters()).view(-1)[0] = float("inf")
+
+    overrides = {"data.source": "iris", "model.kind": "mlp", "train.batch_size": 1, "train.epochs": 3}
+    overrides |= {"log.plots": False, "log.progress": False}
+    run = treino.train(None, overrides, out=tmp_path / "run", quiet=True, callbacks=[Poison()])
+    rows = run.metrics["data"]["sizes"]["train"]  # one step per row in epoch 1
+    assert run.status == "diverged"
+    assert run.metrics["stop_reason"] == f"the loss became nan at epoch 2, step {rows + 1}"
+    steps = pd.read_csv(tmp_path / "run" / "steps.csv")
+    assert len(steps) == rows + DIVERGENCE_EVERY  # epoch 2 ended at the first look, not after `rows` steps
