@@ -222,3 +222,20 @@ def test_unknown_output_format_is_refused(table_run: tuple[Path, Path], tmp_path
         treino.load(table_run[0], quiet=True).predict_file(table_run[1], out)
     assert str(caught.value) == f"--output {out}: unknown format '.xlsx'; use .csv, .tsv, .parquet or .jsonl"
     assert not out.exists() and not list(tmp_path.iterdir())
+
+
+def test_text_table_uses_the_saved_vocabulary(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    good, bad = ["great", "fun", "superb"], ["awful", "dull", "boring"]
+    filler = [f"word{k}" for k in range(30)]  # varied texts: the column reads as text, not a category
+    rows = [(" ".join([*rng.choice(good if i % 2 else bad, 2), *rng.choice(filler, 3)]), "pos" if i % 2 else "neg")
+            for i in range(80)]  # fmt: skip
+    pd.DataFrame(rows, columns=["review", "sentiment"]).to_csv(tmp_path / "reviews.csv", index=False)
+    cfg = {"data": {"source": str(tmp_path / "reviews.csv"), "target": "sentiment"}, **FAST}
+    run = treino.train(cfg, out=tmp_path / "run", quiet=True)
+    predictor = treino.load(run.dir, quiet=True)
+    assert predictor.info.kind == "text" and predictor.columns == ["review"]
+    frame = pd.DataFrame({"review": ["great fun film", "a zebra", None]})  # unknown words, empty text
+    x = next(predictor.chunks(frame)).features
+    assert x.shape == (3, len(predictor.info.features)) and not x[1:].any()  # no known word: zeros
+    assert predictor.predict_proba(frame).shape == (3, 2)

@@ -248,3 +248,19 @@ def check_batch_norm(model: Any, rows: int, batch: int) -> None:
             f"train.batch_size {batch} leaves a last batch of 1 row ({rows} training rows), which batch "
             f"normalization cannot train on; choose another train.batch_size or model.batch_norm: false"
         )
+
+
+def check_resume_args(config: Any, out: Any, resume: Any) -> None:
+    """--resume continues a run with its own config.yaml, in its own folder: say so rather
+    than silently ignore a CONFIG or an --out given with it."""
+    from treino.errors import ConfigError
+
+    if resume is None:
+        return
+    if config is not None:
+        raise ConfigError(
+            f"--resume {resume} trains with {Path(resume) / 'config.yaml'}; drop the CONFIG argument "
+            f"(change settings with --set KEY=VALUE)"
+        )
+    if out is not None and Path(out) != Path(resume):
+        raise ConfigError(f"--resume {resume} continues in its own folder; drop --out {out}")

@@ -72,6 +72,7 @@ def train(
         >>> run.metrics["test"]["accuracy"]
     """
     started = time.perf_counter()
+    guard.check_resume_args(config, out, resume)
     resume = distributed.resume_after_restart(out, resume)  # torchrun restarted a dead worker
     cfg = C.load(config, overrides) if resume is None else None
     run_dir = Path(resume or out or rundir.default_dir(cfg.name))  # type: ignore[union-attr]
