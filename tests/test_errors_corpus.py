@@ -123,6 +123,10 @@ CASES: list[tuple[str, list[str], str]] = [
      "--out {t}: the folder is not empty; give a new or empty folder"),
     ("out holds a run", ["train", "--data", "iris", "--out", "{run}"],
      "--out {run}: already holds a run; choose another folder, delete it, or continue it with --resume {run}"),
+    ("resume with a config", ["train", "{t}/list.yaml", "--resume", "{run}"],
+     "--resume {run} trains with {run}/config.yaml; drop the CONFIG argument (change settings with --set KEY=VALUE)"),
+    ("resume with --out", ["train", "--resume", "{run}", "--out", "{t}/elsewhere"],
+     "--resume {run} continues in its own folder; drop --out {t}/elsewhere"),
     ("resume fewer epochs", ["train", "--resume", "{run}", "--set", "train.epochs=1"],
      "--resume {run}: train.epochs 1 is fewer than the 2 epochs already run; set train.epochs above 2 to "
      "extend the run"),
