@@ -24,7 +24,10 @@ REPEATS = int(os.environ.get("BENCH_REPEATS", "5"))
 QUICK = os.environ.get("BENCH_QUICK") == "1"
 QUICK_RUNNERS = ["plain loop", "engineered loop", "treino.fit", "Lightning", "Keras (torch)"]
 CLI_TASKS = ("batch 32",)  # the CLI pays its startup (~2 s) on every run: one task shows it
-OUT = Path(os.environ.get("BENCH_OUT", Path(__file__).with_name("results.md")))
+OUT = Path(
+    os.environ.get("BENCH_OUT", Path(__file__).with_name("results-quick.md" if QUICK else "results.md"))
+)
+NOTES = "<!-- notes below: written by hand, kept when the bench rewrites the tables above -->"
 
 
 def machine() -> str:
@@ -74,6 +77,13 @@ def table(task: Task, found: dict[str, list[Result]]) -> list[str]:
     return [*lines, ""]
 
 
+def write(lines: list[str]) -> None:
+    """The tables, then the hand-written notes already in the file (if any)."""
+    old = OUT.read_text() if OUT.exists() else ""
+    notes = old[old.index(NOTES) :] if NOTES in old else NOTES + "\n"
+    OUT.write_text("\n".join(lines) + "\n" + notes)
+
+
 def main() -> None:
     started = time.perf_counter()
     lines = ["# treino benchmark", "", f"- machine: {machine()}",
@@ -86,14 +96,14 @@ def main() -> None:
             names.remove("treino CLI")
         print(f"{task.name} ...", file=sys.stderr, flush=True)
         lines += table(task, measure(task, names))
-        OUT.write_text("\n".join(lines) + "\n")
+        write(lines)
     if not QUICK:
         lines += extras(REPEATS)
     lines += [
         f"- load average at end: {load()}; the whole bench took {time.perf_counter() - started:.0f} s",
         "",
     ]
-    OUT.write_text("\n".join(lines) + "\n")
+    write(lines)
     print(f"wrote {OUT}", file=sys.stderr)
 
 

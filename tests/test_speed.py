@@ -87,3 +87,16 @@ def test_the_meter_counts_what_is_not_work_as_overhead() -> None:
     assert meter.overhead == pytest.approx((6.0 - 5.04) / 6.0)
     assert meter.compile_seconds == pytest.approx(4.99)
     assert speed.Meter().overhead == 0.0
+
+
+def test_cnns_train_channels_last_and_end_with_contiguous_weights() -> None:
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU(), nn.Flatten(),
+                        nn.Linear(4 * 8 * 8, 3))  # fmt: skip
+    x, y = torch.rand(96, 3, 8, 8), torch.randint(0, 3, (96,))
+    history = treino.fit(net, (x, y), (x[:32], y[:32]), loss="cross_entropy", epochs=2, batch_size=16,
+                         device="cpu")  # fmt: skip
+    assert history.status == "completed"
+    assert history.epochs[-1]["val_loss"] < history.epochs[0]["train_loss"] * 2
+    assert all(p.is_contiguous() for p in net.parameters())
+    assert x.is_contiguous()  # the caller's tensor is untouched

@@ -293,7 +293,7 @@ def fit(
     try:
         if threads is None and dev.type == "cpu" and hasattr(train_src, "x"):
             threads = speed.choose_threads(model, train_src.x, train_src.batch_size)
-        with speed.threads(threads):
+        with speed.threads(threads), speed.channels_last(model, train_src, val_src):
             run_epochs(state, train_src, val_src)
     except BaseException as error:
         for cb in state.callbacks:
