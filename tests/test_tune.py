@@ -90,7 +90,7 @@ def test_second_tune_adds_trials_to_the_same_study(tmp_path, cli):
     config = tmp_path / "tiny.yaml"
     config.write_text(yaml.safe_dump({**BASE, "tune": {
         "optimizer.lr": {"log_uniform": [1e-3, 1e-1]},
-        "train.batch_size": {"choice": [32, "full"]},
+        "train.batch_size": {"choice": [64, "full"]},
     }}))  # fmt: skip
     out = tmp_path / "tune"
     first = tune(config, 2, out=out, quiet=True)
@@ -104,6 +104,11 @@ def test_second_tune_adds_trials_to_the_same_study(tmp_path, cli):
     trials = pd.read_csv(out / "trials.csv")
     assert list(trials["trial"]) == [0, 1, 2, 3]
     assert set(trials["state"]) == {"complete"}
+    # trial 0 is the config as it is (lr null = Adam's 0.001, batch 64): the baseline
+    assert trials.loc[0, "note"] == "your config"
+    assert (
+        trials.loc[0, "param.optimizer.lr"] == 0.001 and str(trials.loc[0, "param.train.batch_size"]) == "64"
+    )
     assert sorted(p.name for p in (out / "trials").iterdir()) == [f"trial-{i:04d}" for i in range(4)]
 
     best = C.load(out / "best.yaml")

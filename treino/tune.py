@@ -179,20 +179,46 @@ def optimize(
         torch.set_num_threads(threads)  # parallel trials share the cores
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     path = Path(folder)
-    study = optuna.load_study(study_name=STUDY, storage=_storage(path),
-                              sampler=optuna.samplers.TPESampler(seed=seed), pruner=_pruner())  # fmt: skip
-    params = space(C.load(base))
+    cfg = C.load(base)
+    study = optuna.load_study(study_name=STUDY, storage=_storage(path), pruner=_pruner(cfg.train.epochs),
+                              sampler=optuna.samplers.TPESampler(seed=seed))  # fmt: skip
+    params = space(cfg)
     base = {**base, "tune": {}}  # the trials are plain runs
     shown = [] if quiet else [_progress]
     study.optimize(_objective(base, params, metric, path), n_trials=n_trials, timeout=timeout,
                    catch=(_TrialFailed,), callbacks=shown)  # fmt: skip
 
 
-def _pruner() -> Any:
+def _pruner(epochs: int) -> Any:
     import optuna
 
-    # 5 finished trials before any pruning, and 3 epochs in each trial before it can be pruned
-    return optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=3)
+    # 5 finished trials before any pruning; no trial is judged before half its epochs, because a
+    # slow start (small lr, large batch) often ends as well as a fast one
+    return optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=max(3, epochs // 2))
+
+
+def baseline(cfg: C.Config, params: list[Param]) -> dict[str, Any] | None:
+    """The config's own values as a trial (lr null = the optimizer's default), or None when one
+    of them lies outside the search space."""
+    from treino.optim import learning_rate
+
+    raw = cfg.to_dict()
+    found: dict[str, Any] = {}
+    for p in params:
+        node: Any = raw
+        for part in p.key.split("."):
+            node = node.get(part) if isinstance(node, dict) else None
+        if p.key == "optimizer.lr" and node is None:
+            node = learning_rate(cfg.optimizer)
+        if p.kind == "choice":
+            if node not in p.args:
+                return None
+            found[p.key] = _label(node)
+        elif not _is_number(node) or not p.args[0] <= node <= p.args[1]:
+            return None
+        else:
+            found[p.key] = node
+    return found
 
 
 def _storage(folder: Path) -> Any:
@@ -268,6 +294,9 @@ def tune(
                           f"give --metric {known} or another --out")  # fmt: skip
     study.set_user_attr("metric", metric)
     before = len(study.trials)
+    start = baseline(cfg, space(cfg, where)) if before == 0 else None
+    if start is not None:  # trial 0 is the untuned config: the page shows what tuning gained
+        study.enqueue_trial(start, user_attrs={"baseline": True})
     _say(
         f"tune: {metric} ({direction}), {trials} new trials after {before}, {jobs} at a time; {folder}", quiet
     )

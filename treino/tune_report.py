@@ -23,6 +23,7 @@ def trials_frame(study: Any) -> pd.DataFrame:
                "epochs": t.user_attrs.get("epochs"), "seconds": seconds}  # fmt: skip
         row |= {f"param.{k}": v for k, v in t.params.items()}
         row |= {"run": t.user_attrs.get("run", ""), "error": t.user_attrs.get("error", "")}
+        row["note"] = "your config" if t.user_attrs.get("baseline") else ""
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -160,6 +161,10 @@ def write(folder: Path, study: Any, frame: pd.DataFrame) -> Path:
         best = (f"<p>Best: trial {top['trial']}, {html.escape(metric)} <b>{_fmt(top['value'])}</b> "
                 f"({html.escape(params)}). <code>treino train best.yaml</code> trains it again.</p>")  # fmt: skip
     summary = ", ".join(f"{v} {k}" for k, v in counts.items())
+    base = frame[(frame["note"] == "your config") & (frame["state"] == "complete")]
+    if len(base):
+        best += (f"<p>Your config as it is (trial {base.iloc[0]['trial']}, the baseline): "
+                 f"{html.escape(metric)} {_fmt(base.iloc[0]['value'])}.</p>")  # fmt: skip
     pictures = "".join(f"<h2>{html.escape(t)}</h2>{_img(p)}" for t, p in images)
     body = f"""<h1>treino tune: {html.escape(folder.name)}</h1>
 <p>Optuna study ({"maximize" if maximize else "minimize"} {html.escape(metric)}; TPE sampler, median
