@@ -139,5 +139,9 @@ def build_schedule(
         s = lrs.ReduceLROnPlateau(optimizer, factor=cfg.factor, patience=cfg.patience)
         return Schedule(s, per_batch=False, needs_metric=True)
     max_lr = cfg.max_lr or lr * 10
-    s = lrs.OneCycleLR(optimizer, max_lr, epochs=epochs, steps_per_epoch=max(1, steps_per_epoch))
+    # the momentum cycles too, where the optimizer has one (adagrad has none: torch would refuse)
+    cycles = any(k in optimizer.defaults for k in ("momentum", "betas"))
+    s = lrs.OneCycleLR(
+        optimizer, max_lr, epochs=epochs, steps_per_epoch=max(1, steps_per_epoch), cycle_momentum=cycles
+    )
     return Schedule(s, per_batch=True, needs_metric=False)
