@@ -3,6 +3,7 @@ torch.compile (compile time apart), bf16 autocast; treino's own overhead; `trein
 
 from __future__ import annotations
 
+import os
 import statistics
 import subprocess
 import sys
@@ -12,7 +13,7 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from bench.runners import CORES, DEFAULT_THREADS, engineered, plain, score, treino_fit
+from bench.runners import CORES, DEFAULT_THREADS, engineered, keras, lightning, plain, score, treino_fit
 from bench.tasks import Task, tasks
 
 
@@ -97,6 +98,10 @@ def extras(repeats: int) -> list[str]:
         "plain loop, 1 thread": lambda: threaded(plain, small, 1),
         "treino.fit (threads chosen: 1)": lambda: treino_fit(small),
         f"treino.fit, threads={CORES}": lambda: treino_fit(small, threads=CORES),
+        f"Lightning, {CORES} threads": lambda: threaded(lightning, small, CORES),
+        "Lightning, 1 thread": lambda: threaded(lightning, small, 1),
+        f"Keras (torch), {CORES} threads": lambda: threaded(keras, small, CORES),
+        "Keras (torch), 1 thread": lambda: threaded(keras, small, 1),
     }, repeats)  # fmt: skip
     lines += [
         f"### {small.name}",
@@ -117,7 +122,7 @@ def extras(repeats: int) -> list[str]:
     lines += ["### torch.compile (treino.fit, compile=True; compile time included, reported apart)", "",
               "| task | plain fit s | compiled fit s | of which compiling s | acc plain / compiled |",
               "|---|---:|---:|---:|---:|"]  # fmt: skip
-    for task in tasks(quick=False)[1:3]:
+    for task in tasks(quick=False)[1:2]:  # compiling takes 15-180 s here: one task
         print(f"compile: {task.name} ...", file=sys.stderr, flush=True)
         found = interleave({"plain": lambda t=task: treino_fit(t), "compiled": lambda t=task: compile_run(t)},
                            max(3, repeats // 2))  # fmt: skip
@@ -140,3 +145,7 @@ def extras(repeats: int) -> list[str]:
 def threaded(fn: Callable[[Task], tuple], task: Task, n: int) -> tuple:
     torch.set_num_threads(n)
     return fn(task)
+
+
+if __name__ == "__main__":  # the options alone: .venv/bin/python -m bench.extras > options.md
+    print("\n".join(extras(int(os.environ.get("BENCH_REPEATS", "5")))))
