@@ -114,3 +114,16 @@ def test_columns_the_graph_cannot_prepare_are_refused() -> None:
         "export --with-preprocessing: column 'review' is text, which is not in the ONNX graph yet; "
         "export without --with-preprocessing and prepare inputs with treino.load(RUN)"
     )
+
+
+def test_image_model_with_preprocessing_takes_pixels(tmp_path: Path) -> None:
+    cfg = {"data": {"source": "digits", "n_samples": 300}, "model": {"channels": [4]},
+           "train": {"epochs": 1, "batch_size": 64}, "log": {"plots": False, "progress": False}}  # fmt: skip
+    run = treino.train(cfg, out=tmp_path / "run", quiet=True)
+    result = export(run.dir, with_preprocessing=True)
+    assert result.inputs == ["pixels"] and result.max_abs_diff <= 1e-4
+    pixels = np.random.default_rng(0).random((3, 1, 8, 8), dtype=np.float32)
+    session = ort.InferenceSession(str(result.path), providers=["CPUExecutionProvider"])
+    predictor = treino.load(run.dir, quiet=True)
+    expected = predictor.outputs(next(predictor.chunks(pixels)).features).numpy()
+    np.testing.assert_allclose(session.run(["output"], {"pixels": pixels})[0], expected, rtol=0, atol=1e-4)
