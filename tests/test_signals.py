@@ -191,3 +191,25 @@ def test_divergence_ends_a_long_epoch_within_32_steps(tmp_path: Path) -> None:
     assert run.metrics["stop_reason"] == f"the loss became nan at epoch 2, step {rows + 1}"
     steps = pd.read_csv(tmp_path / "run" / "steps.csv")
     assert len(steps) == rows + DIVERGENCE_EVERY  # epoch 2 ended at the first look, not after `rows` steps
+
+
+def test_signal_guard_stops_gracefully_once_then_aborts() -> None:
+    from treino.guard import Interrupted, SignalGuard
+
+    previous = signal.getsignal(signal.SIGTERM)
+    with SignalGuard() as guard:
+        with pytest.raises(Interrupted) as before:  # before training: nothing to save, abort
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(1)
+        assert before.value.exit_code == 143
+        assert before.value.message == "interrupted by SIGTERM before training started"
+
+        guard.started = True
+        os.kill(os.getpid(), signal.SIGINT)  # training: only a flag, the loop stops by itself
+        time.sleep(0.1)
+        assert (guard.received, guard.name) == (signal.SIGINT, "SIGINT")
+        with pytest.raises(Interrupted) as second:  # impatience: a second signal aborts at once
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(1)
+        assert (second.value.exit_code, second.value.message) == (130, "interrupted by a second SIGINT")
+    assert signal.getsignal(signal.SIGTERM) == previous  # the handlers are given back
