@@ -127,3 +127,20 @@ def test_image_model_with_preprocessing_takes_pixels(tmp_path: Path) -> None:
     predictor = treino.load(run.dir, quiet=True)
     expected = predictor.outputs(next(predictor.chunks(pixels)).features).numpy()
     np.testing.assert_allclose(session.run(["output"], {"pixels": pixels})[0], expected, rtol=0, atol=1e-4)
+
+
+def test_the_torchscript_exporter_is_the_fallback(
+    run_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import torch
+
+    real = torch.onnx.export
+
+    def no_dynamo(*args, dynamo: bool = True, **kwargs):  # torch.export failing on a model
+        if dynamo:
+            raise RuntimeError("torch.export could not trace")
+        return real(*args, dynamo=False, **kwargs)
+
+    monkeypatch.setattr(torch.onnx, "export", no_dynamo)
+    result = export(run_dir, output=tmp_path / "legacy.onnx")
+    assert result.exporter == "torchscript" and result.max_abs_diff <= 1e-4

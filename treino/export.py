@@ -28,10 +28,10 @@ INPUT, OUTPUT = "features", "output"  # graph names of the plain export
 
 @dataclass
 class ExportResult:
-    """The exported file and how closely onnxruntime reproduces PyTorch on sample inputs."""
+    """The exported file and how closely it reproduces PyTorch on sample inputs."""
 
     path: Path
-    exporter: str  # "dynamo" (torch.export) or "torchscript" (the fallback)
+    exporter: str  # ONNX: "dynamo" (torch.export) or "torchscript" (the fallback); "torch.export" for pt2
     inputs: list[str]
     max_abs_diff: float
     samples: int
@@ -53,7 +53,8 @@ def export(
     output: str | Path | None = None,
     trust_code: bool = False,
 ) -> ExportResult:
-    """Export a run's model to ONNX and check it with onnxruntime.
+    """Export a run's model to ONNX (checked with onnxruntime) or to a torch.export program
+    (`format="pt2"`, checked after reloading it).
 
     The plain graph takes `features` (batch, *input_shape), already preprocessed; with
     `with_preprocessing=True` a table model takes one input per raw column (float32 (batch,)
@@ -169,11 +170,19 @@ def _export_plain(p: Predictor, example: Any, path: Path) -> str:
             )  # fmt: skip
             return "dynamo"
         except Exception:  # any torch.export failure: try the older exporter
+            pass
+        try:
             torch.onnx.export(
                 model, (x,), str(path), input_names=[INPUT], output_names=[OUTPUT],
                 dynamic_axes={INPUT: {0: "batch"}, OUTPUT: {0: "batch"}}, dynamo=False,
             )  # fmt: skip
-            return "torchscript"
+        except Exception as exc:  # neither exporter handles this forward(): one line, not a traceback
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise ModelError(
+                f"export: torch.onnx cannot export this model ({first}); try --format pt2, or use the "
+                f"run's model/ bundle with treino.load"
+            ) from None
+        return "torchscript"
 
 
 def _tensor(x: Any) -> torch.Tensor:
