@@ -47,6 +47,8 @@ def _write(tmp, name: str) -> tuple[str, list[str]]:
         _png(p / "a" / "1.png")
         (p / "b").mkdir()
         (p / "b" / "2.png").write_bytes(b"not a png")
+    elif name == "train-images-idx3-ubyte.gz":
+        p.write_bytes(b"\x00\x00\x08\x01\x00\x00\x00\x00")
     elif name == "empty_text.csv":
         pd.DataFrame({"review": ["", " "] * 6, "label": ["a", "b", "b"] * 4}).to_csv(p, index=False)
     elif name == "wordless.csv":
@@ -87,6 +89,8 @@ CASES = [
      f"{T}/empty_text.csv: column 'review' is empty in every row; remove it from data.features"),
     ("wordless.csv", ["--target", "label"],
      f"{T}/wordless.csv: text column 'review' has no words in the train split; fill it or leave it out with data.drop"),
+    ("train-images-idx3-ubyte.gz", [], f"{T}/train-images-idx3-ubyte.gz: one IDX file; give the folder holding "
+     f"the train-*/t10k-* images and labels files"),
     ("whatever", [], "data.source: 'whatever' is neither a file, a folder nor a built-in dataset; built-in: "),
 ]  # fmt: skip
 

@@ -14,6 +14,7 @@ from treino.config import DataConfig
 from treino.data.build import image_data, table_data
 from treino.data.builtin import DATASETS, Images, Table, subsample
 from treino.data.core import Data, DataInfo, Split
+from treino.data.idx import is_idx
 from treino.data.images import IMAGE_SUFFIXES, read_folder, read_image_table, read_npz
 from treino.data.preprocess import transform_frame
 from treino.data.tables import check_numbers, read_table
@@ -78,6 +79,10 @@ def _read_path(path: Path, cfg: DataConfig, key: str) -> Table | Images:
         return read_folder(path, cfg.image)
     if path.suffix.lower() == ".npz":
         return read_npz(path, cfg.image)
+    if is_idx(path):
+        raise DataError(
+            f"{path}: one IDX file; give the folder holding the train-*/t10k-* images and labels files"
+        )
     if path.suffix.lower() in IMAGE_SUFFIXES:
         raise DataError(f"{path}: a single image; give a folder with one subfolder of images per class")
     frame = check_numbers(read_table(path), str(path))
