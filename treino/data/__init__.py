@@ -34,7 +34,7 @@ def load(cfg: DataConfig, generator: torch.Generator, seed: int = 0) -> Data:
     Example:
         >>> data = load(DataConfig(source="iris"), torch.Generator().manual_seed(0))
         >>> data.train.x.shape, data.info.task
-        (torch.Size([106, 4]), 'multiclass')
+        (torch.Size([102, 4]), 'multiclass')
     """
     raw, where = resolve(cfg, seed)
     for code, extra in ((1, cfg.val), (2, cfg.test)):
