@@ -39,6 +39,14 @@ def _guarded(fn: Callable[[], Any]) -> Any:
         raise typer.Exit(getattr(exc, "exit_code", 130)) from None
 
 
+def _verbatim(key: str, value: str) -> str:
+    """KEY=VALUE for a flag that names a column or a path, never YAML: `--target yes` stays
+    'yes', not True, `--data 2024` a path, not a number (`[a, b]` is still a list of targets)."""
+    import json
+
+    return f"{key}={value if value.lstrip().startswith('[') else json.dumps(value)}"
+
+
 @app.command()
 def train(
     config: Annotated[Optional[Path], typer.Argument(help="A YAML config (optional).")] = None,
@@ -70,9 +78,9 @@ def train(
     """Train a model and write its run folder (config, history, metrics, model, report)."""
     overrides = list(set_ or [])
     if data is not None:
-        overrides.append(f"data.source={data}")
+        overrides.append(_verbatim("data.source", data))
     if target is not None:
-        overrides.append(f"data.target={target}")
+        overrides.append(_verbatim("data.target", target))
 
     def go() -> int:
         from treino import config as C
@@ -154,9 +162,9 @@ def lr_find(
     """Sweep the learning rate exponentially; plot the loss; write a config with the suggested rate."""
     overrides = list(set_ or [])
     if data is not None:
-        overrides.append(f"data.source={data}")
+        overrides.append(_verbatim("data.source", data))
     if target is not None:
-        overrides.append(f"data.target={target}")
+        overrides.append(_verbatim("data.target", target))
 
     def go() -> None:
         from treino.lrfind import lr_find as find

@@ -1,0 +1,29 @@
+"""QA: the command line taken at its word (column names and paths are not YAML)."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+
+
+@pytest.mark.parametrize("name", ["yes", "no", "2020", "null", "on", "1.5"])
+def test_target_flag_is_a_column_name_not_yaml(cli, name):
+    # `--target yes` used to become True and `--target 2020` the integer 2020: a config error
+    result = cli(["train", "--data", "iris", "--target", name, "--print-config"])
+    assert result.exit_code == 0, result.output
+    assert yaml.safe_load(result.output)["data"]["target"] == name
+
+
+def test_data_flag_is_a_path_not_yaml(cli):
+    result = cli(["train", "--data", "2024", "--print-config"])
+    assert result.exit_code == 0, result.output
+    assert yaml.safe_load(result.output)["data"]["source"] == "2024"
+
+
+def test_lr_find_target_flag_is_a_column_name(cli, tmp_path):
+    result = cli(["lr-find", "--data", "iris", "--target", "yes", "--out", tmp_path / "f", "-q"])
+    assert result.exit_code == 2
+    assert result.output.strip().splitlines()[-1] == (
+        "error: iris: no target column 'yes'; columns: sepal length (cm), sepal width (cm), "
+        "petal length (cm), petal width (cm), target"
+    )
