@@ -259,3 +259,14 @@ def test_transform_keeps_the_column_order_around_indicators():
     x = prep.transform(frame)
     expected = [[0, 1, 0, 0, 0, 0], [0.5, 0, 1, 0.5, 1, 0.5], [1, 1, 0, 1, 0, 1]]
     assert np.allclose(x, expected)
+
+
+def test_the_resolved_config_reproduces_the_text_vocabulary(tmp_path):
+    # regression: the TF-IDF size of a text column in a table once depended on whether the key
+    # was set, so `treino train runs/x/config.yaml` (every key written out) built other features
+    _messy_csv(tmp_path / "listings.csv", n=200)
+    cfg = DataConfig(source=str(tmp_path / "listings.csv"), target="price")
+    again = DataConfig.model_validate(cfg.model_dump(mode="json"))
+    first, second = (load(c, torch.Generator().manual_seed(0), 0) for c in (cfg, again))
+    assert first.info.features == second.info.features
+    assert "text columns: at most 20 TF-IDF terms each (set data.text.max_features)" in first.info.notes

@@ -49,7 +49,12 @@ class TextConfig(Section):
     mode: Literal["tfidf", "tokens"] = Field(
         "tfidf", description="tfidf: dense TF-IDF features; tokens: padded token ids for model.kind text."
     )
-    max_features: int = Field(5000, gt=0, description="TF-IDF terms (or token vocabulary) kept.")
+    max_features: int | None = Field(
+        None,
+        gt=0,
+        description="TF-IDF terms (or token vocabulary) kept; null = 5000 for a text dataset, "
+        "max(20, train rows / 10) for a text column beside other inputs.",
+    )
     ngrams: tuple[int, int] = Field((1, 2), description="TF-IDF n-gram range (min, max).")
     min_df: int = Field(2, gt=0, description="Ignore terms found in fewer training rows than this.")
     max_length: int = Field(200, gt=0, description="tokens: ids kept per text (longer texts are cut).")

@@ -17,6 +17,7 @@ from treino.data.tables import check_target, choose_roles, describe_roles, infer
 from treino.errors import DataError
 
 SPLITS = ("train", "val", "test")
+TEXT_TERMS = 5000  # TF-IDF terms (or token vocabulary) of a text dataset
 TABLE_TERMS_MIN, ROWS_PER_TERM = 20, 10  # TF-IDF terms of a text column inside a table
 
 
@@ -159,13 +160,13 @@ def table_data(raw: Table, cfg: DataConfig, g: torch.Generator, where: str) -> D
     fixed_t = torch.from_numpy(np.array(fixed, dtype=np.int64)) if fixed is not None else None
     tr, va, te = assign_splits(fixed_t, len(frame), cfg.split.val, cfg.split.test, g, labels)
     text = cfg.text.model_dump(exclude={"ngrams"}) | {"ngrams": tuple(cfg.text.ngrams)}
-    if kind == "table" and texts and "max_features" not in cfg.text.model_fields_set:
+    if cfg.text.max_features is None:
         # beside other inputs, a free-text column gets a vocabulary in proportion to the rows,
         # so a few hundred rows do not fit thousands of n-gram weights
-        text["max_features"] = min(cfg.text.max_features, max(TABLE_TERMS_MIN, len(tr) // ROWS_PER_TERM))
-        notes.append(
-            f"text columns: at most {text['max_features']} TF-IDF terms each (set data.text.max_features)"
-        )
+        auto = TEXT_TERMS if kind == "text" else max(TABLE_TERMS_MIN, len(tr) // ROWS_PER_TERM)
+        text["max_features"] = auto
+        if texts and kind == "table":
+            notes.append(f"text columns: at most {auto} TF-IDF terms each (set data.text.max_features)")
     prep = TablePreprocessor.fit(frame.iloc[tr.numpy()], roles, cfg.scale, cfg.categorical, text, where)
     state: dict[str, Any] = prep.state()
     state["kind"] = kind
