@@ -22,7 +22,7 @@ from bench.tasks import Task, tasks
 
 REPEATS = int(os.environ.get("BENCH_REPEATS", "5"))
 QUICK = os.environ.get("BENCH_QUICK") == "1"
-ONLY = os.environ.get("BENCH_TASKS", "")  # e.g. "cnn": only the tasks whose name has it, no extras
+ONLY = os.environ.get("BENCH_TASKS", "")  # e.g. "cnn,784": the tasks whose name has one, no extras
 QUICK_RUNNERS = ["plain loop", "engineered loop", "treino.fit", "Lightning", "Keras (torch)"]
 CLI_TASKS = ("batch 32",)  # the CLI pays its startup (~2 s) on every run: one task shows it
 OUT = Path(
@@ -91,7 +91,7 @@ def main() -> None:
              f"- load average at start: {load()}",
              f"- {REPEATS} interleaved repeats per runner (after one warm-up), median reported; "
              "ratios are to the plain hand-written loop (lower is faster)", ""]  # fmt: skip
-    for task in (t for t in tasks(QUICK) if ONLY in t.name):
+    for task in (t for t in tasks(QUICK) if any(part in t.name for part in ONLY.split(","))):
         names = list(QUICK_RUNNERS if QUICK else RUNNERS)
         if "treino CLI" in names and not task.name.endswith(CLI_TASKS):
             names.remove("treino CLI")

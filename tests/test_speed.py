@@ -10,6 +10,7 @@ from torch import nn
 import treino
 from treino.config import OptimizerConfig
 from treino.engine import speed
+from treino.engine.batching import InMemory
 from treino.optim import OPTIMIZERS, build_optimizer
 
 
@@ -45,13 +46,13 @@ def test_fast_optimizer_steps_give_the_weights_of_the_plain_loop(name: str) -> N
 
 
 def test_small_steps_get_one_thread_and_big_ones_every_core() -> None:
-    small = _mlp()
-    assert speed.choose_threads(small, torch.randn(20_000, 20), 32) == 1
+    cpu = torch.device("cpu")
+    assert speed.choose_threads(_mlp(), InMemory(torch.randn(20_000, 20), torch.zeros(20_000), 32), cpu) == 1
     big = nn.Linear(2048, 2048)  # 3 x 2 x 2048^2 FLOPs per row: 25 GFLOP per step at 1024 rows
     assert speed.step_flops(big, torch.randn(8, 2048), 1024) == pytest.approx(3 * 2 * 2048**2 * 1024)
-    assert speed.choose_threads(big, torch.randn(8, 2048), 1024) == min(
-        speed.cpu_cores(), torch.get_num_threads()
-    )
+    source = InMemory(torch.randn(2048, 2048), torch.zeros(2048), 1024)
+    assert speed.choose_threads(big, source, cpu) == min(speed.cpu_cores(), torch.get_num_threads())
+    assert speed.choose_threads(big, source, torch.device("cuda")) is None  # torch's setting stays
 
 
 def test_the_flops_probe_leaves_training_untouched() -> None:

@@ -270,8 +270,11 @@ def fit(
     size = None if batch_size == "full" else int(batch_size)
     train_src = _prepared(as_source(train, size, generator), task).to(dev)
     val_src = _prepared(as_source(val, size, generator), task).to(dev) if val is not None else None
-    for split, src in (("train", train_src), ("val", val_src)):
-        _check_finite(src, split)
+    if threads is None:
+        threads = speed.choose_threads(model, train_src, dev)
+    with speed.threads(threads):  # from here on: every op at the thread count of the loop
+        for split, src in (("train", train_src), ("val", val_src)):
+            _check_finite(src, split)
     group = distributed.current()  # started by torchrun: data-parallel over its processes
     if group is not None:
         group.wrap(model, dev)
@@ -291,8 +294,6 @@ def fit(
     for cb in state.callbacks:
         cb.on_fit_start(state)
     try:
-        if threads is None and dev.type == "cpu" and hasattr(train_src, "x"):
-            threads = speed.choose_threads(model, train_src.x, train_src.batch_size)
         with speed.threads(threads), speed.channels_last(model, train_src, val_src):
             run_epochs(state, train_src, val_src)
     except BaseException as error:

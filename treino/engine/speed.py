@@ -47,11 +47,20 @@ def cpu_cores() -> int:
         return os.cpu_count() or 1
 
 
-def choose_threads(model: nn.Module, x: torch.Tensor, batch_rows: int) -> int:
-    """One thread for small steps, every available core for big ones (see PARALLEL_FLOPS)."""
-    if step_flops(model, x, batch_rows) < PARALLEL_FLOPS:
-        return 1
-    return min(cpu_cores(), torch.get_num_threads())
+def choose_threads(model: nn.Module, source: object, device: torch.device) -> int | None:
+    """One CPU thread for small steps, every available core for big ones (see PARALLEL_FLOPS).
+
+    None (torch's setting stays) off the CPU, for data not in memory, and when the probe's
+    forward fails: the first training step then raises it, where the callbacks see it.
+    """
+    x = getattr(source, "x", None)
+    if device.type != "cpu" or x is None:
+        return None
+    try:
+        flops = step_flops(model, x, source.batch_size)  # type: ignore[attr-defined]
+    except Exception:
+        return None
+    return 1 if flops < PARALLEL_FLOPS else min(cpu_cores(), torch.get_num_threads())
 
 
 @contextmanager
