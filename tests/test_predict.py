@@ -214,6 +214,11 @@ def test_images_from_files_equal_the_same_pixels_as_an_array(tmp_path: Path) -> 
     assert np.array_equal(from_files[[f"prob_{c}" for c in predictor.classes]].to_numpy(), from_array)
     one = predictor.predict(folder / "3.png")
     assert one.tolist() == [from_files["prediction"][3]]
+    # a table of image paths, relative to the table's folder, as training reads it
+    pd.DataFrame({"image": [f"imgs/{i}.png" for i in range(5)]}).to_csv(tmp_path / "paths.csv", index=False)
+    from_table = predictor.predict_frame(tmp_path / "paths.csv")
+    assert from_table["image"].tolist() == [f"imgs/{i}.png" for i in range(5)]
+    assert from_table["prediction"].tolist() == from_files["prediction"].tolist()
 
 
 def test_unknown_output_format_is_refused(table_run: tuple[Path, Path], tmp_path: Path) -> None:

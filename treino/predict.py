@@ -128,7 +128,7 @@ class Predictor:
     ) -> Iterator[Chunk]:
         """The input, preprocessed, in chunks of at most `chunk_rows` (ids + features + raw targets)."""
         if self.info.kind == "image":
-            yield from image_chunks(data, self.preprocessing, chunk_rows, self._say)
+            yield from image_chunks(data, self.preprocessing, self.info.targets, chunk_rows, self._say)
         else:
             yield from table_chunks(data, self, id_column, chunk_rows, self._say)
 

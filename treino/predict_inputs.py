@@ -170,8 +170,11 @@ def _file_frames(path: Path, rows: int) -> Iterator[pd.DataFrame]:
 # ---- images ----------------------------------------------------------------------------
 
 
-def image_chunks(data: Any, state: dict[str, Any], rows: int, say: Say) -> Iterator[Chunk]:
-    """Normalized image batches (n, C, H, W) from a folder, one image file, or an array in [0, 1]."""
+def image_chunks(
+    data: Any, state: dict[str, Any], targets: list[str], rows: int, say: Say
+) -> Iterator[Chunk]:
+    """Normalized image batches (n, C, H, W) from a folder, one image file, a table of image
+    paths (relative to the table's folder), or an array in [0, 1]."""
     mean = np.asarray(state["mean"], dtype=np.float32)[:, None, None]
     std = np.asarray(state["std"], dtype=np.float32)[:, None, None]
     shape = tuple(state["shape"])  # (C, H, W)
@@ -194,22 +197,52 @@ def image_chunks(data: Any, state: dict[str, Any], rows: int, say: Say) -> Itera
             f"predict: cannot read a {type(data).__name__}; give an image folder, an image file or an array"
         )
     root = Path(data).expanduser()
-    files = _image_files(root)
+    if root.is_file() and root.suffix.lower() in READERS:
+        files, ids, labels = _image_table(root, targets)
+    else:
+        files = _image_files(root)
+        rel = [f.relative_to(root).as_posix() if root.is_dir() else f.name for f in files]
+        ids = pd.DataFrame({"file": rel})
+        first = [r.split("/")[0] if "/" in r else None for r in rel]  # class subfolders: the labels
+        labels = pd.DataFrame({"label": first}) if all(first) else None
     step = min(rows, IMAGE_CHUNK)
     resized = 0
     for start in range(0, len(files), step):
-        names = files[start : start + step]
-        read = [_read_image(f, shape) for f in names]
+        read = [_read_image(f, shape) for f in files[start : start + step]]
         resized += sum(changed for _, changed in read)
         x = np.stack([image for image, _ in read])
-        rel = [f.relative_to(root).as_posix() if root.is_dir() else f.name for f in names]
-        labels = [r.split("/")[0] if "/" in r else None for r in rel]
-        targets = pd.DataFrame({"label": labels}) if all(labels) else None
-        yield Chunk(pd.DataFrame({"file": rel}), (x - mean) / std, targets)
+        part = slice(start, start + len(read))
+        yield Chunk(ids.iloc[part].reset_index(drop=True), (x - mean) / std,
+                    labels.iloc[part].reset_index(drop=True) if labels is not None else None)  # fmt: skip
     if resized:
         say(
             f"note: {root}: {resized} of {len(files)} images resized to {shape[1]}x{shape[2]}, the model's size"
         )
+
+
+def _image_table(path: Path, targets: list[str]) -> tuple[list[Path], pd.DataFrame, pd.DataFrame | None]:
+    """The image paths of a path,label table (its first column of image file names), the
+    column itself as ids, and the label column(s) when present."""
+    from treino.data.tables import read_table
+
+    frame = read_table(path)
+    for name in frame.columns:
+        names = frame[name].dropna().astype(str).str.lower()
+        if len(names) and names.str.extract(r"(\.[a-z]+)$")[0].isin(IMAGE_SUFFIXES).mean() >= 0.9:
+            break
+    else:
+        raise DataError(
+            f"{path}: no column of image file names ({', '.join(sorted(IMAGE_SUFFIXES))}); the model takes "
+            f"images: give a table of paths, an image folder or an image file"
+        )
+    if frame[name].isna().any():
+        row = int(np.argmax(frame[name].isna().to_numpy()))
+        raise DataError(
+            f"{path}: column '{name}' has no image path at row {row + 1}; fill it or remove the row"
+        )
+    files = [(path.parent / str(p)).expanduser() for p in frame[name]]
+    present = [t for t in targets if t in frame.columns and t != name]
+    return files, frame[[name]], frame[present] if present else None
 
 
 def _image_files(root: Path) -> list[Path]:
