@@ -19,6 +19,8 @@ class InMemory:
     def __init__(self, x: torch.Tensor, y: torch.Tensor, batch_size: int | None) -> None:
         if len(x) != len(y):
             raise ValueError(f"X has {len(x)} rows but y has {len(y)}")
+        if batch_size is not None and batch_size < 1:
+            raise ValueError(f"batch_size {batch_size}: must be a positive number of rows or 'full'")
         self.x, self.y = x, y
         self.batch_size = min(batch_size or len(x), len(x))
 
@@ -78,7 +80,7 @@ def as_source(data: Any, batch_size: int | None, generator: torch.Generator | No
     if isinstance(data, InMemory | Loader):
         return data
     if isinstance(data, tuple | list) and len(data) == 2:
-        x, y = (torch.as_tensor(v) for v in data)
+        x, y = (_tensor(v) for v in data)
         return InMemory(x, y, batch_size)
     if isinstance(data, TensorDataset) and len(data.tensors) == 2:
         return InMemory(data.tensors[0], data.tensors[1], batch_size)
@@ -90,3 +92,12 @@ def as_source(data: Any, batch_size: int | None, generator: torch.Generator | No
     raise TypeError(
         f"train/val data must be (X, y) tensors, a Dataset or a DataLoader, not {type(data).__name__}"
     )
+
+
+def _tensor(values: Any) -> torch.Tensor:
+    """A tensor as given; numpy/pandas/lists as a tensor, their float64 (numpy's default) as
+    float32 (torch's), as a model's weights expect."""
+    if isinstance(values, torch.Tensor):
+        return values
+    out = torch.as_tensor(values.to_numpy(copy=True) if hasattr(values, "to_numpy") else values)
+    return out.to(torch.get_default_dtype()) if out.is_floating_point() else out

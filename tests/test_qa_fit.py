@@ -1,0 +1,39 @@
+"""QA: `treino.fit` on what users hand it (numpy defaults to float64, pandas frames)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from torch import nn
+
+import treino
+
+
+def _xy(n: int = 32) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(n, 3))  # float64, numpy's default
+    return x, x @ np.array([1.0, 2.0, 3.0])
+
+
+def test_fit_takes_float64_numpy_arrays():
+    x, y = _xy()
+    torch.manual_seed(0)
+    history = treino.fit(nn.Linear(3, 1), (x, y), (x, y), loss="mse", epochs=2, batch_size=8)
+    assert len(history.epochs) == 2
+    assert np.isfinite(history.frame()["val_loss"]).all()
+
+
+def test_fit_takes_a_pandas_frame_and_series():
+    x, y = _xy()
+    frame, series = pd.DataFrame(x, columns=["a", "b", "c"]), pd.Series(y, name="y")
+    history = treino.fit(nn.Linear(3, 1), (frame, series), loss="mse", epochs=1, batch_size=8)
+    assert len(history.epochs) == 1
+
+
+def test_fit_refuses_a_batch_size_of_zero():
+    x, y = _xy()
+    with pytest.raises(ValueError) as info:
+        treino.fit(nn.Linear(3, 1), (x, y), loss="mse", epochs=1, batch_size=0)
+    assert str(info.value) == "batch_size 0: must be a positive number of rows or 'full'"
