@@ -136,3 +136,20 @@ def test_cnn_trains_from_the_cli(cli, tmp_path, kind):
     assert result.exit_code == 0, result.output
     metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
     assert metrics["model"]["kind"] == "cnn" and metrics["epochs_run"] == 2
+
+
+def test_image_table_names_a_missing_file_and_separate_val_folder(tmp_path):
+    from treino.errors import DataError
+
+    _shapes_folder(tmp_path / "imgs", n=4)
+    rows = [("imgs/left/0.png", "left"), ("imgs/right/9.png", "right")]
+    pd.DataFrame(rows, columns=["file", "side"]).to_csv(tmp_path / "index.csv", index=False)
+    with pytest.raises(DataError) as err:
+        _load(tmp_path / "index.csv", target="side")
+    assert str(err.value) == (
+        f"{tmp_path}/imgs/right/9.png: no such image (from column 'file'); "
+        f"fix the path or set data.image.skip_bad: true"
+    )
+    _shapes_folder(tmp_path / "more", n=3)
+    data = _load(tmp_path / "imgs", val=str(tmp_path / "more"))
+    assert data.info.sizes["val"] == 6 and data.info.sizes["train"] + data.info.sizes["test"] == 8
