@@ -46,6 +46,11 @@ def import_object(path: str) -> Any:
 def build_custom(path: str, args: dict[str, Any], input_shape: tuple[int, ...], n_outputs: int) -> nn.Module:
     """Call the class with `model.args`, adding input_shape/n_outputs when it takes them."""
     factory = import_object(path)
+    if not callable(factory):
+        raise ModelError(
+            f"model.kind: '{path}' is of type {type(factory).__name__}, not an nn.Module class or a "
+            f"function returning one; point it at one"
+        )
     try:
         params = inspect.signature(factory).parameters
     except (TypeError, ValueError):
@@ -63,6 +68,11 @@ def build_custom(path: str, args: dict[str, Any], input_shape: tuple[int, ...], 
         raise ModelError(
             f"model.kind: '{path}' gave a {type(model).__name__}, not a torch nn.Module; "
             f"point it at an nn.Module class or a function that returns one"
+        )
+    if not any(p.requires_grad for p in model.parameters()):  # else the optimizer or backward fails
+        raise ModelError(
+            f"model.kind: {path} has no trainable parameters (none, or all with requires_grad=False); "
+            f"give it layers with weights to learn"
         )
     return model
 

@@ -4,7 +4,6 @@ folder. Strict by default; `model.weights_strict: false` loads the tensors that 
 
 from __future__ import annotations
 
-import pickle
 from pathlib import Path
 
 import torch
@@ -40,8 +39,12 @@ def read_state(path: str | Path) -> dict[str, Tensor]:
             raise ModelError(f"model.weights: {path} is not a valid safetensors file ({exc})") from None
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError, AttributeError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    except Exception as exc:  # a pickle of code, a truncated file, or no weights at all (a CSV)
+        first = (
+            f"{type(exc).__name__}: {str(exc).strip().splitlines()[0]}"
+            if str(exc).strip()
+            else type(exc).__name__
+        )
         raise ModelError(
             f"model.weights: {path} is neither safetensors nor a weights-only state dict ({first}); "
             f"save it with torch.save(model.state_dict(), path) or safetensors"
