@@ -36,9 +36,9 @@ def run_cli(args: list[str]) -> Any:
     return CliRunner().invoke(app, args)
 
 
-def kill_at(point: str, n: int, out: Path) -> subprocess.CompletedProcess[str]:
+def kill_at(point: str, n: int, out: Path, args: list[str] = ARGS) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "MPLBACKEND": "Agg"}
-    cmd = [sys.executable, str(HERE / "faults.py"), point, str(n), "--", *ARGS, "--out", str(out)]
+    cmd = [sys.executable, str(HERE / "faults.py"), point, str(n), "--", *args, "--out", str(out)]
     return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
 
 
@@ -117,3 +117,21 @@ def test_resume_of_a_finished_run_changes_nothing(reference: Path, tmp_path: Pat
     again = run_cli(["train", "--resume", str(out), "--quiet"])
     assert again.exit_code == 0, again.output
     assert_same_run(out, reference)
+
+
+# early stopping that fires after epoch 2 of 10: no later epoch beats epoch 1 by 10
+EARLY = [*ARGS, "--set", "train.epochs=10", "--set", "train.early_stopping={patience: 1, min_delta: 10}"]
+
+
+@pytest.mark.parametrize("point", ["checkpoint", "final"])
+def test_an_early_stopped_run_stays_stopped_on_resume(point: str, tmp_path: Path) -> None:
+    ref = tmp_path / "ref"
+    assert run_cli(["train", *EARLY, "--out", str(ref)]).exit_code == 0
+    assert json.loads((ref / "metrics.json").read_text())["status"] == "early_stopped"
+    out = tmp_path / "run"
+    assert kill_at(point, 2, out, EARLY).returncode == -9  # the stopping epoch's checkpoint is written
+    resumed = run_cli(["train", "--resume", str(out), "--quiet"])
+    assert resumed.exit_code == 0, resumed.output
+    assert_same_run(out, ref)
+    stop = json.loads((out / "metrics.json").read_text())["stop_reason"]
+    assert stop == json.loads((ref / "metrics.json").read_text())["stop_reason"]
