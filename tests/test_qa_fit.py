@@ -9,6 +9,7 @@ import torch
 from torch import nn
 
 import treino
+from treino.errors import TreinoError
 
 
 def _xy(n: int = 32) -> tuple[np.ndarray, np.ndarray]:
@@ -37,3 +38,28 @@ def test_fit_refuses_a_batch_size_of_zero():
     with pytest.raises(ValueError) as info:
         treino.fit(nn.Linear(3, 1), (x, y), loss="mse", epochs=1, batch_size=0)
     assert str(info.value) == "batch_size 0: must be a positive number of rows or 'full'"
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without a GPU")
+def test_cuda_asked_for_without_a_gpu_is_one_line(cli, tmp_path):
+    # it used to end in torch's AssertionError "Torch not compiled with CUDA enabled" (a traceback)
+    text = "device 'cuda': no GPU is visible here; use train.device auto or cpu (treino.fit: device='cpu')"
+    result = cli(["train", "--data", "iris", "--set", "train.device=cuda", "--out", tmp_path / "r", "-q"])
+    assert result.exit_code == 2
+    assert result.output.strip().splitlines()[-1] == f"error: {text}"
+    x, y = _xy()
+    with pytest.raises(TreinoError) as info:
+        treino.fit(nn.Linear(3, 1), (x, y), loss="mse", epochs=1, device="cuda")
+    assert str(info.value) == text
+
+
+def test_an_optimizer_over_another_model_is_refused():
+    # it trained nothing, silently: the loss never moved
+    x, y = _xy()
+    other = nn.Linear(3, 1)
+    with pytest.raises(ValueError) as info:
+        treino.fit(nn.Linear(3, 1), (x, y), loss="mse", optimizer=torch.optim.SGD(other.parameters(), lr=0.1))
+    assert str(info.value) == (
+        "optimizer: it holds none of the model's parameters; build it from this model, e.g. "
+        "torch.optim.SGD(model.parameters(), lr=0.01)"
+    )

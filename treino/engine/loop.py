@@ -83,7 +83,14 @@ class History:
 def resolve_device(device: str | torch.device = "auto") -> torch.device:
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
+    dev = torch.device(device)
+    if dev.type == "cuda" and not torch.cuda.is_available():  # else torch fails deep in model.to()
+        from treino.errors import ConfigError
+
+        raise ConfigError(
+            f"device '{device}': no GPU is visible here; use train.device auto or cpu (treino.fit: device='cpu')"
+        )
+    return dev
 
 
 def _penalty(model: nn.Module, l1: float, l2: float) -> torch.Tensor:
@@ -267,6 +274,13 @@ def fit(
     loss_fn.to(dev)
     if isinstance(optimizer, str):
         optimizer = build_optimizer(model, OptimizerConfig(name=optimizer, lr=lr))
+    elif (own := {id(p) for p in model.parameters()}) and not own & {
+        id(p) for g in optimizer.param_groups for p in g["params"]
+    }:
+        raise ValueError(  # it would step other tensors: the model would silently never learn
+            "optimizer: it holds none of the model's parameters; build it from this model, e.g. "
+            "torch.optim.SGD(model.parameters(), lr=0.01)"
+        )
     size = None if batch_size == "full" else int(batch_size)
     train_src = _prepared(as_source(train, size, generator), task).to(dev)
     val_src = _prepared(as_source(val, size, generator), task).to(dev) if val is not None else None
