@@ -96,6 +96,12 @@ TRAINABLE = {
     "train.clip_grad": st.sampled_from([None, 1.0]),
     "train.early_stopping": st.sampled_from([None, {"patience": 1}, {"monitor": "val_accuracy"}]),
     "data.scale": st.sampled_from(["standard", "minmax", "none"]),
+    "data.split.val": st.sampled_from([0.0, 0.15, 0.5]),
+    "data.split.test": st.sampled_from([0.0, 0.15]),
+    "loss.class_weights": st.sampled_from([None, "balanced", [1.0, 2.0]]),
+    "loss.label_smoothing": st.sampled_from([0.0, 0.1]),
+    "model.init": st.sampled_from(["default", "xavier_uniform", "kaiming_normal", "normal"]),
+    "model.activation": st.sampled_from(["relu", "tanh", "gelu"]),
     "data.task": st.sampled_from(["auto", "regression", "binary", "multiclass"]),
 }
 QUIET = {"train.epochs": 2, "log.plots": False, "log.progress": False, "log.steps": False}
@@ -120,7 +126,10 @@ def train_or_refuse(overrides: dict[str, Any]) -> None:
 
 
 @budget(quick=6)
-@given(st.fixed_dictionaries({}, optional=TRAINABLE), st.sampled_from(["iris", "diabetes", "breast_cancer"]))
+@given(
+    st.fixed_dictionaries({}, optional=TRAINABLE),
+    st.sampled_from(["iris", "diabetes", "breast_cancer", "linnerud", "moons", "palmerpenguins"]),
+)
 def test_generated_configs_train_or_say_why(overrides: dict[str, Any], source: str) -> None:
     train_or_refuse({**overrides, "data.source": source})
 
@@ -149,14 +158,16 @@ def tables(draw: Any) -> tuple[pd.DataFrame, str]:
 
 
 @budget(quick=12)
-@given(tables(), st.sampled_from(["csv", "parquet"]), st.sampled_from(["auto", "regression"]))
+@given(tables(), st.sampled_from(["csv", "tsv", "parquet", "jsonl"]), st.sampled_from(["auto", "regression"]))
 def test_random_tables_train_or_say_why(table: tuple[pd.DataFrame, str], fmt: str, task: str) -> None:
     frame, target = table
     folder = Path(tempfile.mkdtemp(prefix="treino-fuzz-data-"))
     try:
         path = folder / f"table.{fmt}"
-        if fmt == "csv":
-            frame.to_csv(path, index=False)
+        if fmt in ("csv", "tsv"):
+            frame.to_csv(path, index=False, sep="," if fmt == "csv" else "\t")
+        elif fmt == "jsonl":
+            frame.to_json(path, orient="records", lines=True)
         else:
             frame.astype({c: "string" for c in frame.columns if frame[c].dtype == object}).to_parquet(path)
         train_or_refuse({"data.source": str(path), "data.target": target, "data.task": task})
