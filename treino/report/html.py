@@ -36,8 +36,10 @@ def image(path: Path) -> str:
 
 
 def number(value: Any) -> str:
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return "nan" if isinstance(value, float) and math.isnan(value) else f"{value:.4g}"
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"{value:,}"  # counts (parameters, rows) in full: 23,722, not 2.372e+04
+    if isinstance(value, float):
+        return "nan" if math.isnan(value) else f"{value:.4g}"
     return esc(value)
 
 
@@ -118,7 +120,11 @@ def timing(metrics: dict[str, Any]) -> str:
     t = metrics.get("timing") or {}
     if not t:
         return "<p class='note'>No timing (metrics.json is missing).</p>"
-    rows = "".join(f"<tr><td>{esc(k.replace('_', ' '))}</td><td>{number(v)}</td></tr>" for k, v in t.items())
+    rows = "".join(
+        f"<tr><td>{esc(k.replace('_', ' '))}</td><td>{number(v)}</td></tr>"
+        for k, v in t.items()
+        if v is not None
+    )
     return f"<table>{rows}</table>"
 
 
