@@ -108,7 +108,7 @@ def test_unknown_lesson_lists_the_lessons(cli):
 
 def test_failed_variant_is_reported_and_the_others_finish(tmp_path):
     variants = [Variant("ok", {}), Variant("bad target", {"data.target": "nope"})]
-    result = compare(TINY, variants, repeats=2, out=tmp_path / "cmp", jobs=1, quiet=True)
+    result = compare(TINY, variants, repeats=2, out=tmp_path / "cmp", jobs=2, quiet=True)  # the pool path
     summary = pd.read_csv(tmp_path / "cmp" / "summary.csv")
     assert list(summary["variant"]) == ["ok", "bad target"]
     ok, bad = summary.iloc[0], summary.iloc[1]

@@ -273,7 +273,7 @@ def compare(
         Optional[Path], typer.Option(help="The folder (default runs/compare-<name>-<time>).")
     ] = None,
     jobs: Annotated[
-        Optional[int], typer.Option(help="Runs at a time (default: one per CPU core, 1 on a GPU).")
+        Optional[int], typer.Option(help="Runs at a time (default: 1 on <= 2 cores or a GPU).")
     ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress lines.")] = False,
 ) -> None:

@@ -203,17 +203,21 @@ BAD = ("failed", "diverged", "not run", "interrupted")
 
 
 def auto_jobs(n_runs: int) -> int:
-    """Parallel processes: one per CPU core (each with one torch thread), none on a GPU.
+    """Runs at a time when --jobs is not given: in sequence on a GPU or on 1-2 CPU cores, else one
+    process per two cores.
 
-    Measured on 2 cores (docs/lessons/README.md): two 1-thread processes finish a grid of small
-    MLP runs faster than one process using both cores, because these models are too small for
-    torch's intra-op threads to pay; a GPU is one device, so runs go in sequence there.
+    Measured on this project's 2-core machine (docs/lessons/README.md): the optimizers lesson
+    took 45 s in sequence (torch using both cores) and 65 s as two 1-thread processes, because
+    each worker first spends seconds importing torch, pandas and matplotlib, which these short
+    runs never win back. More cores were not measured; there, one process per two cores is the
+    guess that keeps intra-op threads useful for small models.
     """
     import torch
 
-    if torch.cuda.is_available() or n_runs < 2:
+    cores = os.cpu_count() or 1
+    if torch.cuda.is_available() or n_runs < 2 or cores <= 2:
         return 1
-    return max(1, min(os.cpu_count() or 1, n_runs))
+    return max(1, min(cores // 2, n_runs))
 
 
 def _execute(
