@@ -149,3 +149,15 @@ def test_tune_metric_must_be_a_validation_metric(tmp_path):
         "--metric val_accuracyy: not a validation metric (did you mean 'accuracy'?); use val_<metric> with one of: "
         "accuracy, auc, f1_macro, loss, mae, mse, precision_macro, r2, recall_macro, rmse"
     )
+
+
+def test_cli_tune_names_the_file_and_the_bad_distribution(tmp_path, cli):
+    config = tmp_path / "c.yaml"
+    config.write_text(yaml.safe_dump({**BASE, "tune": {"optimizer.lr": {"loguniform": [1e-4, 0.1]}}}))
+    result = cli(["tune", config, "--trials", "2", "--out", tmp_path / "t"])
+    assert result.exit_code == 2
+    assert result.output.strip() == (
+        f"error: {config}: tune.optimizer.lr: unknown distribution 'loguniform' (did you mean "
+        "'log_uniform'?); use one of: choice, int_uniform, log_uniform, uniform"
+    )
+    assert not (tmp_path / "t").exists()  # nothing was created
