@@ -130,10 +130,15 @@ CASES: list[tuple[str, list[str], str]] = [
     ("resume fewer epochs", ["train", "--resume", "{run}", "--set", "train.epochs=1"],
      "--resume {run}: train.epochs 1 is fewer than the 2 epochs already run; set train.epochs above 2 to "
      "extend the run"),
-    ("resume stretch cosine", ["train", "--resume", "{run}", "--set", "train.epochs=5", "--set", "schedule.name=cosine"],
+    ("resume another optimizer", ["train", "--resume", "{run}", "--set", "optimizer.name=sgd"],
+     "--resume {run}: optimizer.name cannot change from adam to sgd (the checkpoint holds adam's state); train anew"),
+    ("resume another schedule", ["train", "--resume", "{run}", "--set", "schedule.name=step"],
+     "--resume {run}: the schedule section cannot change on resume (the checkpoint holds cosine's state); "
+     "train anew"),
+    ("resume stretch cosine", ["train", "--resume", "{run}", "--set", "train.epochs=5"],
      "--resume {run}: schedule.name cosine is laid out over train.epochs 2 and cannot stretch to 5; train "
      "anew with train.epochs 5"),
-    ("resume another model", ["train", "--resume", "{run}", "--set", "train.epochs=3", "--set", "model.hidden=[5]"],
+    ("resume another model", ["train", "--resume", "{run}", "--set", "model.hidden=[5]"],
      "the checkpoint does not fit the model built from the config (size mismatch for body.0.weight: copying a "
      "param with shape torch.Size([64, 2]) from checkpoint, the shape in current model is torch.Size([5, 2])); "
      "resume with the run's own model/optimizer settings or train anew"),
@@ -152,6 +157,7 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         (t / name).write_bytes(content if isinstance(content, bytes) else content.encode())
     run = tmp_path_factory.mktemp("runs") / "done"
     args = ["train", "--data", f"{t}/t.csv", "--target", "y", "--set", "train.epochs=2", "--out", str(run)]
+    args += ["--set", "schedule.name=cosine"]
     assert invoke([*args, *QUIET]).exit_code == 0
     return {"t": t, "run": run}
 

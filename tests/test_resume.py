@@ -135,3 +135,15 @@ def test_an_early_stopped_run_stays_stopped_on_resume(point: str, tmp_path: Path
     assert_same_run(out, ref)
     stop = json.loads((out / "metrics.json").read_text())["stop_reason"]
     assert stop == json.loads((ref / "metrics.json").read_text())["stop_reason"]
+
+
+def test_resume_with_a_new_learning_rate_uses_it(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    short = [a if a != "train.epochs=4" else "train.epochs=1" for a in ARGS]
+    assert run_cli(["train", *short, "--out", str(out)]).exit_code == 0
+    more = run_cli(["train", "--resume", str(out), "--set", "train.epochs=2", "--set", "optimizer.lr=0.125"])
+    assert more.exit_code == 0, more.output
+    last = torch.load(out / "checkpoints" / "last.pt", weights_only=True)
+    # epoch 2 ran at the new rate (the step schedule then decayed it once, by 0.8)
+    assert last["optimizer"]["param_groups"][0]["lr"] == pytest.approx(0.125 * 0.8)
+    assert len(last["optimizer"]["state"]) > 0  # Adam's moments came back from the checkpoint

@@ -221,6 +221,19 @@ def resume_point(run_dir: Path, overrides: Any) -> tuple[Any, dict[str, Any] | N
             f"--resume {run_dir}: train.epochs {asked} is fewer than the {done} epochs already run; "
             f"set train.epochs above {done} to extend the run"
         )
+    before = C.load(run_dir / "config.yaml")
+    if cfg.optimizer.name != before.optimizer.name:
+        raise ConfigError(
+            f"--resume {run_dir}: optimizer.name cannot change from {before.optimizer.name} to "
+            f"{cfg.optimizer.name} (the checkpoint holds {before.optimizer.name}'s state); train anew"
+        )
+    if cfg.schedule != before.schedule:
+        raise ConfigError(
+            f"--resume {run_dir}: the schedule section cannot change on resume (the checkpoint holds "
+            f"{before.schedule.name}'s state); train anew"
+        )
+    # --set optimizer.lr=... on resume: the new values replace the saved ones (see restore)
+    ckpt["new_hyperparameters"] = cfg.optimizer != before.optimizer
     if asked != planned and cfg.schedule.name in ("cosine", "onecycle"):
         raise ConfigError(
             f"--resume {run_dir}: schedule.name {cfg.schedule.name} is laid out over train.epochs "

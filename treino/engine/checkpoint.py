@@ -58,6 +58,7 @@ def restore(state: TrainState, ckpt: dict[str, Any]) -> None:
         raise RunError(
             f"checkpoint format {found} is not {FORMAT}; it was written by another treino version: train anew"
         )
+    fresh = [{k: v for k, v in group.items() if k != "params"} for group in state.optimizer.param_groups]
     try:
         state.model.load_state_dict(ckpt["model"])
         state.optimizer.load_state_dict(ckpt["optimizer"])
@@ -68,6 +69,9 @@ def restore(state: TrainState, ckpt: dict[str, Any]) -> None:
             f"the checkpoint does not fit the model built from the config ({first}); "
             f"resume with the run's own model/optimizer settings or train anew"
         ) from None
+    if ckpt.get("new_hyperparameters"):  # the resume changed optimizer settings: they win
+        for group, values in zip(state.optimizer.param_groups, fresh, strict=True):
+            group.update(values)
     state.schedule.load_state_dict(ckpt["schedule"])
     torch.set_rng_state(ckpt["rng"]["torch"])
     state.generator.set_state(ckpt["rng"]["generator"])
