@@ -235,11 +235,14 @@ def _execute(
              f"({result['seconds']:.1f} s){extra}", quiet)  # fmt: skip
 
     if n_jobs == 1:
-        for job in jobs:
-            result = run_job(base, job)
-            done(job, result)
-            if result["status"] == "interrupted":
-                return results, True
+        try:
+            for job in jobs:
+                result = run_job(base, job)
+                done(job, result)
+                if result["status"] == "interrupted":  # Ctrl-C inside a run: it stopped cleanly
+                    return results, True
+        except KeyboardInterrupt:  # Ctrl-C between runs
+            return results, True
         return results, False
     threads = max(1, (os.cpu_count() or 1) // n_jobs)
     pool = ProcessPoolExecutor(n_jobs, mp_context=get_context("spawn"), initializer=_init_worker,

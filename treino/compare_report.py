@@ -266,6 +266,8 @@ def write(folder: str | Path) -> Path:
         if (folder / r["dir"] / "report.html").exists()
     )
     title = f"treino compare: {lesson['title'] if lesson else manifest['name']}"
+    if lesson:
+        intro += f"<p>Run it yourself: <code>treino compare --lesson {html.escape(lesson['name'])}</code></p>"
     body = f"""<h1>{html.escape(title)}</h1>{intro}
 <p>{len(manifest["variants"])} variants × {manifest["repeats"]} seed(s), {manifest.get("jobs", 1)} at a time,
 {manifest.get("wall_seconds", 0):.0f} s in all. Varied: {html.escape(", ".join(manifest["keys"]))}.</p>
