@@ -76,6 +76,10 @@ def lr_find(
         raise RunError(
             f"--out {folder}: holds a training run (its config.yaml would be replaced); give a new folder"
         )
+    if (folder / "config.yaml").exists() and not (folder / "lr_find.csv").exists():
+        raise RunError(  # the user's own config: `treino lr-find config.yaml --out .`
+            f"--out {folder}: holds a config.yaml that is not from a sweep (it would be replaced); give a new folder"
+        )
     folder.mkdir(parents=True, exist_ok=True)
 
     torch.manual_seed(cfg.seed)
