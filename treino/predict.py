@@ -107,6 +107,12 @@ class Predictor:
         """Stream predictions to a CSV/TSV/Parquet/JSONL file (stdout when None); rows written."""
         from treino.predict_inputs import ChunkWriter
 
+        if output is not None and isinstance(data, str | Path) and Path(data).is_file():
+            if Path(output).resolve() == Path(data).resolve():  # the data would be lost at the rename
+                raise DataError(
+                    f"--output {output}: is the input file itself (the predictions would replace it); "
+                    f"write them to another file"
+                )
         with ChunkWriter(Path(output) if output is not None else None, sys.stdout) as writer:
             for chunk, out in self._run(data, id_column, chunk_rows):
                 writer.write(self._frame(chunk, out))
