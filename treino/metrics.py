@@ -105,8 +105,9 @@ def _bind(fn, task: TaskName) -> Callable[[torch.Tensor, torch.Tensor], float]:
     return lambda outputs, targets: fn(outputs, targets, task)
 
 
-def higher_is_better(column: str) -> bool:
-    """Direction of a history column such as 'val_accuracy' or 'train_loss'."""
+def higher_is_better(column: str, task: TaskName | None = None) -> bool:
+    """Direction of a history column such as 'val_accuracy' or 'train_loss'; with `task`, the
+    column must also be one the task measures."""
     name = column.split("_", 1)[1] if column.startswith(("train_", "val_", "test_")) else column
     if name not in HIGHER_IS_BETTER:
         from treino.errors import ConfigError
@@ -116,6 +117,13 @@ def higher_is_better(column: str) -> bool:
         raise ConfigError(
             f"train.early_stopping.monitor: unknown metric '{column}'{did_you_mean(name, options)}; "
             f"use val_<metric> with one of: {', '.join(options)}"
+        )
+    if task is not None and name != "loss" and name not in for_task(task):
+        from treino.errors import ConfigError
+
+        raise ConfigError(
+            f"train.early_stopping.monitor: '{column}' is not measured on a {task} task, so early stopping "
+            f"and restore_best would never act; use val_<metric> with one of: {', '.join(['loss', *for_task(task)])}"
         )
     return HIGHER_IS_BETTER[name]
 

@@ -266,7 +266,7 @@ def _callbacks(cfg: C.Config, run_dir: Path, task: str, has_val: bool, quiet: bo
             monitor=monitor,
             patience=es.patience if es else None,
             min_delta=es.min_delta if es else 0.0,
-            higher_is_better=M.higher_is_better(monitor),
+            higher_is_better=M.higher_is_better(monitor, task),  # type: ignore[arg-type]
             restore_best=cfg.train.restore_best,
         ),
     ]
