@@ -22,3 +22,16 @@ def test_a_monitor_the_task_does_not_measure_is_refused(cli, tmp_path, data, mon
         f"error: train.early_stopping.monitor: '{monitor}' is not measured on a {task} task, so early "
         f"stopping and restore_best would never act; use val_<metric> with one of: {measured}"
     )
+
+
+def test_tune_metric_without_val_prefix_suggests_the_val_name(cli, tmp_path):
+    # it said "--metric accuracy: not a validation metric (did you mean 'accuracy'?)"
+    config = tmp_path / "t.yaml"
+    config.write_text("data: {source: iris}\ntune:\n  optimizer.lr: {log_uniform: [0.001, 0.1]}\n")
+    result = cli(["tune", config, "--trials", "1", "--metric", "accuracy", "--out", tmp_path / "t", "-q"])
+    assert result.exit_code == 2
+    assert result.output.strip().splitlines()[-1] == (
+        "error: --metric accuracy: not a validation metric (did you mean 'val_accuracy'?); use "
+        "val_<metric> with one of: accuracy, auc, f1_macro, loss, mae, mse, precision_macro, r2, "
+        "recall_macro, rmse"
+    )

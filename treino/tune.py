@@ -272,7 +272,7 @@ def tune(
     name = metric.removeprefix("val_")
     if not metric.startswith("val_") or name not in M.HIGHER_IS_BETTER:
         options = sorted(M.HIGHER_IS_BETTER)
-        raise ConfigError(f"--metric {metric}: not a validation metric{did_you_mean(name, options)}; "
+        raise ConfigError(f"--metric {metric}: not a validation metric{did_you_mean(metric, [f'val_{o}' for o in options])}; "
                           f"use val_<metric> with one of: {', '.join(options)}")  # fmt: skip
     if cfg.data.split.val == 0 and cfg.data.val is None:
         raise ConfigError(
