@@ -146,7 +146,7 @@ def test_tune_metric_must_be_a_validation_metric(tmp_path):
             metric="val_accuracyy",
         )
     assert str(err.value) == (
-        "--metric val_accuracyy: not a validation metric (did you mean 'accuracy'?); use val_<metric> with one of: "
+        "--metric val_accuracyy: not a validation metric (did you mean 'val_accuracy'?); use val_<metric> with one of: "
         "accuracy, auc, f1_macro, loss, mae, mse, precision_macro, r2, recall_macro, rmse"
     )
 
