@@ -101,3 +101,14 @@ def test_cnns_train_channels_last_and_end_with_contiguous_weights() -> None:
     assert history.epochs[-1]["val_loss"] < history.epochs[0]["train_loss"] * 2
     assert all(p.is_contiguous() for p in net.parameters())
     assert x.is_contiguous()  # the caller's tensor is untouched
+
+
+@pytest.mark.parametrize("width", [4, 300])  # one gather per epoch / one gather per batch
+def test_an_epoch_yields_every_row_once_in_the_permutation_order(width: int) -> None:
+    x = torch.arange(10 * width, dtype=torch.float32).reshape(10, width)
+    source = InMemory(x, torch.arange(10), 3)
+    batches = list(source.epoch(torch.Generator().manual_seed(0)))
+    assert [len(b[1]) for b in batches] == [3, 3, 3, 1]
+    order = torch.cat([b[1] for b in batches])
+    assert torch.equal(order, torch.randperm(10, generator=torch.Generator().manual_seed(0)))
+    assert torch.equal(torch.cat([b[0] for b in batches]), x[order])
