@@ -114,7 +114,12 @@ class MLflow(Callback):
         return self.cfg.tracking_uri or f"sqlite:///{self.run_dir.resolve().parent / 'mlflow.db'}"
 
     def on_fit_start(self, state: TrainState) -> None:
-        self.mlflow.set_tracking_uri(self.tracking_uri)
+        uri = self.tracking_uri
+        self.mlflow.set_tracking_uri(uri)
+        if uri.startswith("sqlite:///") and self.mlflow.get_experiment_by_name(self.cfg.experiment) is None:
+            # artifacts beside the database; left alone, MLflow writes ./mlruns in the working directory
+            root = Path(uri.removeprefix("sqlite:///")).parent / "mlartifacts"
+            self.mlflow.create_experiment(self.cfg.experiment, artifact_location=root.resolve().as_uri())
         self.mlflow.set_experiment(self.cfg.experiment)
         # inside a user's own active MLflow run, this run nests under it
         nested = self.mlflow.active_run() is not None
