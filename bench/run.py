@@ -1,8 +1,10 @@
 """`make bench`: every runner on every task, interleaved (A B C A B C ...), the median of
 REPEATS runs, ratios to the plain hand-written loop; writes bench/results.md.
 
-    .venv/bin/python -m bench.run             # the full table (~15 min on 2 cores)
-    BENCH_QUICK=1 .venv/bin/python -m bench.run   # two tasks, fewer runners (~2 min)
+    .venv/bin/python -m bench.run                 # the full table (~15 min on 2 idle cores)
+    BENCH_QUICK=1 .venv/bin/python -m bench.run   # 2 tasks, 5 runners, 3 repeats (~2 min)
+    BENCH_THREADS=1 ...                           # every runner on 1 thread, as treino picks
+    BENCH_TASKS="cnn,784" ...                     # only these tasks (no options section)
 """
 
 from __future__ import annotations
@@ -20,8 +22,8 @@ from bench.extras import extras
 from bench.runners import DEFAULT_THREADS, RUNNERS, Result
 from bench.tasks import Task, tasks
 
-REPEATS = int(os.environ.get("BENCH_REPEATS", "5"))
 QUICK = os.environ.get("BENCH_QUICK") == "1"
+REPEATS = int(os.environ.get("BENCH_REPEATS", "3" if QUICK else "5"))
 ONLY = os.environ.get("BENCH_TASKS", "")  # e.g. "cnn,784": the tasks whose name has one, no extras
 QUICK_RUNNERS = ["plain loop", "engineered loop", "treino.fit", "Lightning", "Keras (torch)"]
 CLI_TASKS = ("batch 32",)  # the CLI pays its startup (~2 s) on every run: one task shows it
