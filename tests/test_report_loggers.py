@@ -37,8 +37,9 @@ def test_tensorboard_gets_every_iteration_and_epoch(tmp_path: Path) -> None:
 
 
 @pytest.mark.filterwarnings("ignore:.*noload.*")  # inside mlflow's own SQLAlchemy store
-def test_mlflow_run_in_a_local_sqlite_store(tmp_path: Path) -> None:
+def test_mlflow_run_in_a_local_sqlite_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     mlflow = pytest.importorskip("mlflow", reason="the mlflow extra is not installed")
+    monkeypatch.chdir(tmp_path)
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     cfg = {**TINY, "log": {**TINY["log"], "mlflow": {"tracking_uri": uri, "experiment": "tests"}}}
     run = treino.train(cfg, out=tmp_path / "run", quiet=True)
@@ -53,6 +54,8 @@ def test_mlflow_run_in_a_local_sqlite_store(tmp_path: Path) -> None:
     assert found.data.tags["treino.diagnosis"] == ",".join(f["code"] for f in run.metrics["diagnosis"])
     artifacts = {a.path for a in client.list_artifacts(found.info.run_id)}
     assert {"report.html", "metrics.json", "history.csv"} <= artifacts
+    assert (tmp_path / "mlartifacts").is_dir()
+    assert not (tmp_path / "mlruns").exists()  # regression: artifacts once landed in ./mlruns of the cwd
 
 
 def test_a_logger_without_its_extra_is_a_one_line_error() -> None:
