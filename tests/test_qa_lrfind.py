@@ -13,3 +13,14 @@ def test_lr_find_keeps_a_users_own_config_yaml(cli, tmp_path):
         f"give a new folder"
     )
     assert (tmp_path / "config.yaml").read_text() == "data: {source: iris}\n"
+
+
+def test_lr_find_with_batch_norm_and_batches_of_one_row_is_one_line(cli, tmp_path):
+    # treino train refused it; lr-find crashed in torch's batch_norm with a traceback
+    result = cli(["lr-find", "--data", "iris", "--set", "model.batch_norm=true", "--set", "train.batch_size=1",
+                  "--iterations", "20", "--out", tmp_path / "f", "-q"])  # fmt: skip
+    assert result.exit_code == 2
+    assert result.output.strip().splitlines()[-1] == (
+        "error: train.batch_size 1 with batch normalization: it needs at least 2 rows per batch; "
+        "set train.batch_size to 2 or more, or model.batch_norm: false"
+    )

@@ -16,8 +16,8 @@ import pandas as pd
 import torch
 
 from treino import config as C
+from treino import guard, rundir
 from treino import losses as L
-from treino import rundir
 from treino.engine.batching import InMemory
 from treino.engine.loop import resolve_device
 from treino.errors import ConfigError, RunError
@@ -104,6 +104,7 @@ def lr_find(
     loss_fn.to(device)
     optimizer = build_optimizer(model, cfg.optimizer)
     size = len(x) if cfg.train.batch_size == "full" else min(int(cfg.train.batch_size), len(x))
+    guard.check_batch_norm(model, len(x), size)  # as treino train: refused here, not mid-sweep
     source = InMemory(x.to(device), prepare_targets(data.train.y, info.task).to(device), size)
 
     sweep = _sweep(model, loss_fn, optimizer, source, generator, start_lr, end_lr, iterations)
