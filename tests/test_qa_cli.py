@@ -27,3 +27,22 @@ def test_lr_find_target_flag_is_a_column_name(cli, tmp_path):
         "error: iris: no target column 'yes'; columns: sepal length (cm), sepal width (cm), "
         "petal length (cm), petal width (cm), target"
     )
+
+
+@pytest.mark.parametrize(
+    ("given", "message"),
+    [
+        ("iris", "iris: config file not found; check the path (to train on data, use --data iris)"),
+        (
+            "{t}/houses.csv",
+            "{t}/houses.csv: is a data file, not a YAML config; train on it with --data {t}/houses.csv",
+        ),
+        ("{t}", "{t}: is a folder, not a YAML config file (to train on its data, use --data {t})"),
+    ],
+)
+def test_data_given_where_the_config_goes_points_to_data(cli, tmp_path, given, message):
+    # `treino train iris` (the --data forgotten) said only "config file not found; check the path"
+    (tmp_path / "houses.csv").write_text("rooms,price\n1,2\n")
+    result = cli(["train", given.format(t=tmp_path), "-q"])
+    assert result.exit_code == 2
+    assert result.output.strip().splitlines()[-1] == f"error: {message.format(t=tmp_path)}"

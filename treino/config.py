@@ -13,6 +13,7 @@ from treino.errors import ConfigError
 from treino.registry import did_you_mean
 
 Task = Literal["auto", "regression", "binary", "multiclass"]
+DATA_SUFFIXES = (".csv", ".tsv", ".tab", ".parquet", ".pq", ".jsonl", ".ndjson", ".npz")  # not configs
 
 
 class Section(BaseModel):
@@ -268,11 +269,17 @@ def validate(raw: dict[str, Any], where: str = "config") -> Config:
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:
+    # `treino train iris` / `treino train my.csv`: data given where the config goes (--data forgotten)
+    yaml_file = path.suffix.lower() in (".yaml", ".yml")
     if not path.exists():
-        raise ConfigError(f"{path}: config file not found; check the path")
+        hint = "" if yaml_file else f" (to train on data, use --data {path})"
+        raise ConfigError(f"{path}: config file not found; check the path{hint}")
     if path.is_dir():
-        hint = " (to resume a run, use --resume)" if (path / "config.yaml").exists() else ""
+        run = (path / "config.yaml").exists()
+        hint = " (to resume a run, use --resume)" if run else f" (to train on its data, use --data {path})"
         raise ConfigError(f"{path}: is a folder, not a YAML config file{hint}")
+    if path.suffix.lower() in DATA_SUFFIXES:
+        raise ConfigError(f"{path}: is a data file, not a YAML config; train on it with --data {path}")
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
