@@ -46,3 +46,10 @@ def test_data_given_where_the_config_goes_points_to_data(cli, tmp_path, given, m
     result = cli(["train", given.format(t=tmp_path), "-q"])
     assert result.exit_code == 2
     assert result.output.strip().splitlines()[-1] == f"error: {message.format(t=tmp_path)}"
+
+
+def test_one_override_given_as_a_string_is_one_override():
+    # treino.train(cfg, "train.epochs=1") read the string letter by letter: "--set t: expected KEY=VALUE"
+    from treino import config
+
+    assert config.load(None, "train.epochs=3").train.epochs == 3

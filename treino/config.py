@@ -240,7 +240,7 @@ class Config(Section):
 
 def load(
     source: str | Path | dict[str, Any] | Config | None = None,
-    overrides: list[str] | dict[str, Any] | None = None,
+    overrides: str | list[str] | dict[str, Any] | None = None,
 ) -> Config:
     """Build a validated Config from a YAML path, a dict or nothing, plus overrides.
 
@@ -255,6 +255,7 @@ def load(
         raw = {}
     else:
         raw = _read_yaml(Path(source))
+    overrides = [overrides] if isinstance(overrides, str) else overrides  # one "key=value"
     items = overrides.items() if isinstance(overrides, dict) else map(_split_override, overrides or [])
     for key, value in items:
         _set_dotted(raw, key, value)
