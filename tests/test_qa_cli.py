@@ -53,3 +53,12 @@ def test_one_override_given_as_a_string_is_one_override():
     from treino import config
 
     assert config.load(None, "train.epochs=3").train.epochs == 3
+
+
+def test_config_yaml_keeps_accented_column_names_readable():
+    # `target: preço` was written as "pre\xE7o" in config.yaml and --print-config
+    from treino import config
+
+    text = config.load(None, {"data.target": "preço"}).to_yaml()
+    assert "target: preço\n" in text
+    assert config.validate(yaml.safe_load(text)).data.target == "preço"
