@@ -62,3 +62,23 @@ def test_config_yaml_keeps_accented_column_names_readable():
     text = config.load(None, {"data.target": "preço"}).to_yaml()
     assert "target: preço\n" in text
     assert config.validate(yaml.safe_load(text)).data.target == "preço"
+
+
+@pytest.mark.parametrize(
+    ("target", "message"),
+    [
+        (
+            "[]",
+            "config: data.target: an empty list; name the target column (several for multi-output regression) (got [])",
+        ),
+        (
+            "[price, price]",
+            "config: data.target: names 'price' twice; list each target column once (got ['price', 'price'])",
+        ),
+    ],
+)
+def test_a_target_list_that_is_empty_or_repeats_a_column(cli, target, message):
+    # --target "[]" ended in an IndexError traceback; a repeated column trained two identical outputs
+    result = cli(["train", "--data", "iris", "--target", target, "--print-config"])
+    assert result.exit_code == 2
+    assert result.output.strip().splitlines()[-1] == f"error: {message}"

@@ -90,6 +90,19 @@ class DataConfig(Section):
         True, description="Regression: learn on the standardized target, predict in its units."
     )
 
+    @field_validator("target")
+    @classmethod
+    def _target_columns(cls, target: str | list[str] | None) -> str | list[str] | None:
+        if isinstance(target, list):
+            if not target:
+                raise ValueError(
+                    "an empty list; name the target column (several for multi-output regression)"
+                )
+            twice = next((t for i, t in enumerate(target) if t in target[:i]), None)
+            if twice is not None:
+                raise ValueError(f"names '{twice}' twice; list each target column once")
+        return target
+
 
 class ModelConfig(Section):
     kind: str = Field(
