@@ -63,3 +63,42 @@ def test_an_optimizer_over_another_model_is_refused():
         "optimizer: it holds none of the model's parameters; build it from this model, e.g. "
         "torch.optim.SGD(model.parameters(), lr=0.01)"
     )
+
+
+def test_a_dataloader_of_dicts_says_what_a_batch_must_be():
+    # it failed with "AttributeError: 'str' object has no attribute 'to'" (the dict's keys unpacked)
+    from torch.utils.data import DataLoader, Dataset
+
+    x, y = (torch.as_tensor(v, dtype=torch.float32) for v in _xy())
+
+    class Rows(Dataset):
+        def __len__(self):
+            return len(x)
+
+        def __getitem__(self, i):
+            return {"x": x[i], "y": y[i]}
+
+    with pytest.raises(TypeError) as info:
+        treino.fit(nn.Linear(3, 1), DataLoader(Rows(), batch_size=8), loss="mse", epochs=1)
+    assert str(info.value) == (
+        "a DataLoader batch must be (x, y), but it is a dict with keys 'x', 'y'; make the Dataset "
+        "return (x, y) pairs (or give a collate_fn that does)"
+    )
+
+
+def test_an_unknown_loss_name_is_one_line():
+    # it raised pydantic's multi-line ValidationError for LossConfig
+    x, y = _xy()
+    with pytest.raises(ValueError) as info:
+        treino.fit(nn.Linear(3, 1), (x, y), loss="mse2", epochs=1)
+    assert str(info.value) == (
+        "loss 'mse2': unknown (did you mean 'mse'?); use one of auto, mse, l1, huber, bce, cross_entropy, "
+        "or a torch loss module"
+    )
+
+
+def test_a_batch_size_that_is_neither_a_number_nor_full():
+    x, y = _xy()
+    with pytest.raises(ValueError) as info:
+        treino.fit(nn.Linear(3, 1), (x, y), loss="mse", epochs=1, batch_size="all")
+    assert str(info.value) == "batch_size 'all': must be a positive number of rows or 'full'"

@@ -76,10 +76,10 @@ class Loader:
         return self  # batches move as they come
 
     def epoch(self, generator: torch.Generator | None) -> Iterator[Batch]:
-        yield from self.loader
+        return map(_pair, self.loader)
 
     def ordered(self, rows: int = EVAL_ROWS) -> Iterator[Batch]:
-        yield from self.loader
+        return map(_pair, self.loader)
 
 
 Source = InMemory | Loader
@@ -111,3 +111,19 @@ def _tensor(values: Any) -> torch.Tensor:
         return values
     out = torch.as_tensor(values.to_numpy(copy=True) if hasattr(values, "to_numpy") else values)
     return out.to(torch.get_default_dtype()) if out.is_floating_point() else out
+
+
+def _pair(batch: Any) -> Batch:
+    """A user's DataLoader batch, which the loop unpacks as (x, y)."""
+    if isinstance(batch, tuple | list) and len(batch) == 2:
+        return batch[0], batch[1]
+    if isinstance(batch, dict):
+        got = f"a dict with keys {', '.join(repr(k) for k in batch)}"
+    else:
+        got = f"a {type(batch).__name__}" + (
+            f" of {len(batch)} items" if isinstance(batch, tuple | list) else ""
+        )
+    raise TypeError(
+        f"a DataLoader batch must be (x, y), but it is {got}; make the Dataset return (x, y) pairs "
+        f"(or give a collate_fn that does)"
+    )

@@ -6,7 +6,7 @@ import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, get_args
 
 import torch
 from torch import nn
@@ -262,6 +262,7 @@ def fit(
     from treino.config import LossConfig, OptimizerConfig
     from treino.engine.checkpoint import restore
     from treino.optim import build_optimizer
+    from treino.registry import did_you_mean
     from treino.tasks import infer_from_loss
 
     dev = resolve_device(device)
@@ -269,6 +270,10 @@ def fit(
     generator = torch.Generator().manual_seed(seed)
     loss_name = loss if isinstance(loss, str) else type(loss).__name__
     task = task or (infer_from_loss(loss_name) if isinstance(loss, str) else _task_of(loss))
+    if isinstance(loss, str) and loss not in (names := get_args(LossConfig.model_fields["name"].annotation)):
+        raise ValueError(
+            f"loss '{loss}': unknown{did_you_mean(loss, names)}; use one of {', '.join(names)}, or a torch loss module"
+        )
     loss_fn = L.build(LossConfig(name=loss), task) if isinstance(loss, str) else loss
     model.to(dev)
     loss_fn.to(dev)
@@ -281,6 +286,8 @@ def fit(
             "optimizer: it holds none of the model's parameters; build it from this model, e.g. "
             "torch.optim.SGD(model.parameters(), lr=0.01)"
         )
+    if isinstance(batch_size, str) and batch_size != "full":
+        raise ValueError(f"batch_size {batch_size!r}: must be a positive number of rows or 'full'")
     size = None if batch_size == "full" else int(batch_size)
     train_src = _prepared(as_source(train, size, generator), task).to(dev)
     val_src = _prepared(as_source(val, size, generator), task).to(dev) if val is not None else None
