@@ -30,3 +30,27 @@ def test_output_that_is_the_input_file_is_refused(cli, table_run):
         f"write them to another file"
     )
     assert data.read_text() == before
+
+
+def test_evaluate_on_a_table_prints_no_torch_warning(table_run):
+    # a regression target handed torch a read-only array: "UserWarning: The given NumPy array is
+    # not writable ..." on stderr. A fresh process: torch warns about it once per process.
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "treino",
+            "evaluate",
+            str(table_run / "run"),
+            "--data",
+            str(table_run / "train.csv"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "Warning" not in done.stderr

@@ -130,7 +130,7 @@ def _encode(p: Predictor, target: pd.DataFrame, where: str) -> torch.Tensor:
         values = target[p.info.targets].apply(pd.to_numeric, errors="coerce")
         if values.isna().any().any():
             raise DataError(f"{where}: the target has empty or non-numeric values; fix or drop those rows")
-        return torch.from_numpy(values.to_numpy(dtype=np.float32))
+        return torch.from_numpy(values.to_numpy(dtype=np.float32, copy=True))  # writable: no torch warning
     column = target.iloc[:, 0]
     if column.isna().any():
         raise DataError(
