@@ -19,7 +19,7 @@ from pathlib import Path
 import torch
 
 from bench.extras import extras
-from bench.runners import DEFAULT_THREADS, RUNNERS, Result
+from bench.runners import CORES, DEFAULT_THREADS, RUNNERS, Result
 from bench.tasks import Task, tasks
 
 QUICK = os.environ.get("BENCH_QUICK") == "1"
@@ -44,7 +44,8 @@ def machine() -> str:
     bf16 = "yes" if "avx512_bf16" in flags or "amx_bf16" in flags else "no (not exposed by the VM)"
     return (f"{model}, {os.cpu_count()} cores, torch {torch.__version__} "
             f"({torch.backends.cpu.get_cpu_capability()}), AVX512-BF16: {bf16}, "
-            f"Python {platform.python_version()}, default torch threads {DEFAULT_THREADS}")  # fmt: skip
+            f"Python {platform.python_version()}; torch's default threads {CORES}, "
+            f"runners other than treino start with {DEFAULT_THREADS} (BENCH_THREADS)")  # fmt: skip
 
 
 def load() -> str:
