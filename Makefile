@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PIP := $(BIN)/pip install -q -c constraints.txt
 
-.PHONY: run test lint format install dev bench fuzz clean
+.PHONY: run test lint format install dev bench bench-defaults fuzz clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -49,6 +49,12 @@ fuzz: dev
 bench: install
 	$(PIP) -r bench/requirements.txt
 	KERAS_BACKEND=torch $(BIN)/python -m bench.run
+
+# treino with no config on 11 real tables vs a tuned scikit-learn baseline (bench/defaults.md):
+# ~15 min the first time, ~6 min once the baselines are cached under /tmp
+bench-defaults: install
+	$(PIP) -r bench/requirements-defaults.txt
+	$(BIN)/python -m bench.defaults
 
 clean:
 	rm -rf runs .pytest_cache
