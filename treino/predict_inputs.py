@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from treino.data.tables import READERS
+from treino.data.tables import READERS, not_utf8
 from treino.errors import DataError
 
 if TYPE_CHECKING:
@@ -153,10 +153,8 @@ def _file_frames(path: Path, rows: int) -> Iterator[pd.DataFrame]:
             yield frame
         if empty:
             raise DataError(f"{path}: the table has a header but no data rows; nothing to predict")
-    except UnicodeDecodeError:
-        raise DataError(
-            f"{path}: not a text table (binary content); give a CSV/TSV/Parquet/JSONL file"
-        ) from None
+    except UnicodeDecodeError as exc:
+        raise not_utf8(path, exc) from None
     except pd.errors.ParserError as exc:
         detail = str(exc).strip().splitlines()[-1]
         raise DataError(

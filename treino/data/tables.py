@@ -48,10 +48,8 @@ def read_table(path: Path) -> pd.DataFrame:
             frame = pd.read_parquet(path)
         else:
             frame = pd.read_json(path, lines=True)
-    except UnicodeDecodeError:
-        raise DataError(
-            f"{path}: not a text table (binary content); give a CSV/TSV/Parquet/JSONL file"
-        ) from None
+    except UnicodeDecodeError as exc:
+        raise not_utf8(path, exc) from None
     except pd.errors.EmptyDataError:
         raise DataError(f"{path}: the file is empty; give a table with a header row and data rows") from None
     except pd.errors.ParserError as exc:
@@ -73,6 +71,15 @@ def read_table(path: Path) -> pd.DataFrame:
         raise DataError(f"{path}: the table has a header but no data rows")
     frame.columns = [str(c).strip() for c in frame.columns]
     return frame
+
+
+def not_utf8(path: Path, exc: UnicodeDecodeError) -> DataError:
+    """Text in another encoding (Excel's plain 'CSV' is Windows-1252): say so, and how to save it."""
+    bad = exc.object[exc.start : exc.start + 1].hex()
+    return DataError(
+        f"{path}: not UTF-8 text (byte 0x{bad} cannot be decoded; saved as Latin-1/Windows-1252?); "
+        f"save the file as UTF-8 (Excel: 'CSV UTF-8')"
+    )
 
 
 def _separator(head: bytes) -> str:
