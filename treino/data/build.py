@@ -129,6 +129,13 @@ def table_data(raw: Table, cfg: DataConfig, g: torch.Generator, where: str) -> D
         raise DataError(
             f"{where}: target '{target[0]}' has a single class ({classes[0]!r}); a classifier needs at least two"
         )
+    if why and task != "regression" and len(classes) > len(frame) / 2:  # inferred: most rows their own class
+        raise DataError(
+            f"{where}: target '{target[0]}' has {len(classes)} distinct values in {len(frame)} rows (e.g. "
+            f"{str(frame[target[0]].iloc[0])!r}), too many to be classes; if they are numbers, write them "
+            f"plainly (no currency signs, thousands separators or decimal commas), or set data.task: "
+            f"multiclass to train on them as classes"
+        )
     if task == "binary" and len(classes) > 2:
         raise DataError(
             f"data.task: binary, but target '{target[0]}' has {len(classes)} classes; use multiclass"
