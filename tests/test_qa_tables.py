@@ -46,3 +46,43 @@ def test_a_target_with_a_class_per_row_is_refused_not_trained(cli, tmp_path):
         f"separators or decimal commas), or set data.task: multiclass to train on them as classes"
     )
     assert not (tmp_path / "r").exists()
+
+
+def test_a_separator_at_the_end_of_every_row_does_not_shift_the_columns(tmp_path):
+    # pandas takes the first field as the row index when every row has one field more than the
+    # header: "a,b,y\n1,2,3,\n" became a=2, b=3, y=NaN
+    from treino.data.tables import read_table
+
+    path = tmp_path / "trailing.csv"
+    path.write_text("a,b,y\n" + "".join(f"{i},{i * 2},{i % 3},\n" for i in range(10)))
+    frame = read_table(path)
+    assert list(frame.columns) == ["a", "b", "y"]
+    assert frame["a"].tolist() == list(range(10))
+    assert frame["y"].tolist() == [i % 3 for i in range(10)]
+
+
+def test_an_unquoted_separator_in_every_row_is_refused_not_shifted(tmp_path):
+    # "rooms,price\n1,1,000\n" was read as rooms=1, price=0 (the 1 went to the index)
+    import pytest
+
+    from treino.data.tables import read_table
+    from treino.errors import DataError
+
+    path = tmp_path / "shift.csv"
+    path.write_text("rooms,price\n" + "".join(f"{i},{i},{i * 7 % 1000:03d}\n" for i in range(1, 10)))
+    with pytest.raises(DataError) as info:
+        read_table(path)
+    assert str(info.value) == (
+        f"{path}: every data row has one field more than the header (2 names); quote values that "
+        f'hold the separator (e.g. "1,000") or give the extra column a name'
+    )
+
+
+def test_predict_reads_a_trailing_separator_table_as_training_does(tmp_path):
+    from treino.predict_inputs import _file_frames
+
+    path = tmp_path / "trailing.csv"
+    path.write_text("a,b\n" + "".join(f"{i},{i * 2},\n" for i in range(5)))
+    frame = next(_file_frames(path, 100))
+    assert list(frame.columns) == ["a", "b"]
+    assert frame["a"].tolist() == list(range(5))

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from treino.data.tables import READERS, not_utf8
+from treino.data.tables import READERS, extra_field, not_utf8, shifted
 from treino.errors import DataError
 
 if TYPE_CHECKING:
@@ -145,7 +145,10 @@ def _file_frames(path: Path, rows: int) -> Iterator[pd.DataFrame]:
             chunks = iter(pd.read_json(path, lines=True, chunksize=rows))
         else:
             sep = "\t" if fmt == "tsv" else _sniff(path)
-            chunks = iter(pd.read_csv(path, sep=sep, chunksize=rows))
+            with path.open("rb") as handle:  # a separator ending every row: as training reads it
+                head = handle.read(65536)
+            extra = extra_field(head, sep) and shifted(path, pd.read_csv(path, sep=sep, nrows=1000))
+            chunks = iter(pd.read_csv(path, sep=sep, chunksize=rows, index_col=False if extra else None))
         empty = True
         for frame in chunks:
             frame.columns = [str(c).strip() for c in frame.columns]

@@ -40,10 +40,11 @@ def read_table(path: Path) -> pd.DataFrame:
         if b"\x00" in head:
             raise DataError(f"{path}: not a text table (binary content); give a CSV/TSV/Parquet/JSONL file")
     try:
-        if fmt == "csv":
-            frame = pd.read_csv(path, sep=_separator(head))
-        elif fmt == "tsv":
-            frame = pd.read_csv(path, sep="\t")
+        if fmt in ("csv", "tsv"):
+            sep = _separator(head) if fmt == "csv" else "\t"
+            frame = pd.read_csv(path, sep=sep)
+            if extra_field(head, sep) and shifted(path, frame):
+                frame = pd.read_csv(path, sep=sep, index_col=False)
         elif fmt == "parquet":
             frame = pd.read_parquet(path)
         else:
@@ -71,6 +72,26 @@ def read_table(path: Path) -> pd.DataFrame:
         raise DataError(f"{path}: the table has a header but no data rows")
     frame.columns = [str(c).strip() for c in frame.columns]
     return frame
+
+
+def extra_field(head: bytes, sep: str) -> bool:
+    """The first row has one field more than the header: pandas then takes the first field of
+    every row as the row index and shifts the columns left."""
+    import csv
+
+    rows = list(csv.reader(head.decode("utf-8", errors="replace").splitlines()[:2], delimiter=sep))
+    return len(rows) == 2 and len(rows[1]) == len(rows[0]) + 1
+
+
+def shifted(path: Path, frame: pd.DataFrame) -> bool:
+    """For a table read with an extra field: True when a separator ends every row (read it again
+    with index_col=False: the empty field goes); an error when a value holds the separator unquoted."""
+    if frame.iloc[:, -1].isna().all():
+        return True
+    raise DataError(
+        f"{path}: every data row has one field more than the header ({len(frame.columns)} names); quote "
+        f'values that hold the separator (e.g. "1,000") or give the extra column a name'
+    )
 
 
 def not_utf8(path: Path, exc: UnicodeDecodeError) -> DataError:
