@@ -82,3 +82,14 @@ def test_a_target_list_that_is_empty_or_repeats_a_column(cli, target, message):
     result = cli(["train", "--data", "iris", "--target", target, "--print-config"])
     assert result.exit_code == 2
     assert result.output.strip().splitlines()[-1] == f"error: {message}"
+
+
+def test_out_holding_only_a_users_config_is_not_called_a_run(cli, tmp_path):
+    # `treino train config.yaml --out .` in a project folder: "already holds a run; ... continue it
+    # with --resume ." sent the user to resume a run that never existed
+    (tmp_path / "config.yaml").write_text("data: {source: iris}\n")
+    result = cli(["train", tmp_path / "config.yaml", "--out", tmp_path, "-q"])
+    assert result.exit_code == 2
+    assert result.output.strip().splitlines()[-1] == (
+        f"error: --out {tmp_path}: the folder is not empty; give a new or empty folder"
+    )

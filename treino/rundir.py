@@ -55,7 +55,9 @@ def prepare(out: Path, resume: bool = False) -> Path:
     if out.exists() and not out.is_dir():
         raise RunError(f"--out {out}: is a file; give a folder path for the run")
     if out.is_dir() and not resume and any(p.name != ".lock" for p in out.iterdir()):  # .lock: guard.py
-        if (out / "config.yaml").exists():
+        if (out / "config.yaml").exists() and (
+            (out / "checkpoints").exists() or (out / "metrics.json").exists()
+        ):
             raise RunError(
                 f"--out {out}: already holds a run; choose another folder, delete it, "
                 f"or continue it with --resume {out}"
