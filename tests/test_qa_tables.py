@@ -86,3 +86,16 @@ def test_predict_reads_a_trailing_separator_table_as_training_does(tmp_path):
     frame = next(_file_frames(path, 100))
     assert list(frame.columns) == ["a", "b"]
     assert frame["a"].tolist() == list(range(5))
+
+
+def test_a_val_or_test_file_that_is_the_training_source_is_refused(cli, tmp_path):
+    # data.val: the same file as data.source put every training row in the validation split too
+    path = tmp_path / "houses.csv"
+    path.write_text("rooms,price\n" + "".join(f"{i % 5},{i * 1.5}\n" for i in range(30)))
+    result = cli(["train", "--data", path, "--target", "price", "--set", f"data.val={path}", "-q",
+                  "--out", tmp_path / "r"])  # fmt: skip
+    assert result.exit_code == 2
+    assert result.output.strip().splitlines()[-1] == (
+        f"error: data.val: {path} is data.source itself, so its rows would be in train and val "
+        f"(leakage); give a separate file, or leave data.val out to split data.source"
+    )

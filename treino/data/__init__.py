@@ -39,6 +39,12 @@ def load(cfg: DataConfig, generator: torch.Generator, seed: int = 0) -> Data:
     raw, where = resolve(cfg, seed)
     for code, extra in ((1, cfg.val), (2, cfg.test)):
         if extra is not None:
+            name = SPLITS[code]
+            if Path(extra).expanduser().resolve() == Path(cfg.source).expanduser().resolve():
+                raise DataError(
+                    f"data.{name}: {extra} is data.source itself, so its rows would be in train and {name} "
+                    f"(leakage); give a separate file, or leave data.{name} out to split data.source"
+                )
             raw = _append(raw, _read_path(Path(extra).expanduser(), cfg, f"data.{SPLITS[code]}"), code, extra)
     if isinstance(raw, Images):
         return image_data(raw, cfg, generator, where)
