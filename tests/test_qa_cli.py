@@ -93,3 +93,17 @@ def test_out_holding_only_a_users_config_is_not_called_a_run(cli, tmp_path):
     assert result.output.strip().splitlines()[-1] == (
         f"error: --out {tmp_path}: the folder is not empty; give a new or empty folder"
     )
+
+
+def test_a_resume_that_fails_leaves_the_runs_config_as_it_was(cli, tmp_path):
+    # --resume RUN --set model.hidden=[8] failed (the checkpoint does not fit) but had already
+    # rewritten RUN/config.yaml: every later --resume of the run failed the same way
+    import treino
+
+    run = tmp_path / "run"
+    treino.train(None, {"data.source": "iris", "train.epochs": 1}, out=run, quiet=True)
+    before = (run / "config.yaml").read_text()
+    result = cli(["train", "--resume", run, "--set", "model.hidden=[8]", "--set", "train.epochs=2", "-q"])
+    assert result.exit_code == 2
+    assert "the checkpoint does not fit the model" in result.output
+    assert (run / "config.yaml").read_text() == before

@@ -82,6 +82,9 @@ def train(
             return _train(cfg, run_dir, None, signals, started, True, callbacks)
         # the lock first: a second trainer on this folder is refused before it reads or writes
         lock, folder = guard.open_folder(run_dir, resume=resume is not None)
+        last = run_dir / "checkpoints" / "last.pt"
+        kept = (run_dir / "config.yaml").read_text(encoding="utf-8") if resume is not None else None
+        stamp = last.stat().st_mtime_ns if last.exists() else None
         try:
             ckpt = None
             if resume is not None:
@@ -90,6 +93,8 @@ def train(
         except BaseException:
             if folder is not None:  # a new run that failed before its first checkpoint: no trace
                 folder.discard()
+            elif kept is not None and (last.stat().st_mtime_ns if last.exists() else None) == stamp:
+                rundir.write_text(run_dir / "config.yaml", kept)  # a failed resume leaves the run as it was
             raise
         finally:
             lock.release()
