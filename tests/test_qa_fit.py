@@ -102,3 +102,34 @@ def test_a_batch_size_that_is_neither_a_number_nor_full():
     with pytest.raises(ValueError) as info:
         treino.fit(nn.Linear(3, 1), (x, y), loss="mse", epochs=1, batch_size="all")
     assert str(info.value) == "batch_size 'all': must be a positive number of rows or 'full'"
+
+
+@pytest.mark.parametrize(
+    ("outputs", "loss", "y", "message"),
+    [
+        # trained a whole epoch on a broadcast MSE (torch only warned), then failed in the metrics
+        # with "shape '[32, 2]' is invalid for input of size 32"
+        (2, "mse", "values", "the model outputs (2, 2) for 2 rows but the targets are (2, 1); make its last layer "
+                             "output 1 value per row"),
+        (3, "bce", "classes", "the model outputs (2, 3) for 2 rows but the targets are (2, 1); make its last layer "
+                              "output 1 logit per row"),
+        (1, "cross_entropy", "classes", "the model outputs 1 logit per row but the targets hold class 1 "
+                                        "(2 classes); make its last layer output at least 2"),
+    ],
+)  # fmt: skip
+def test_a_model_output_that_does_not_fit_the_targets_fails_before_training(outputs, loss, y, message):
+    x, values = _xy()
+    target = values if y == "values" else (values > 0).astype(np.int64)
+    with pytest.raises(ValueError) as info:
+        treino.fit(nn.Linear(3, outputs), (x, target), loss=loss, epochs=1, batch_size=8)
+    assert str(info.value) == message
+
+
+def test_a_flat_regression_output_would_broadcast_and_is_refused():
+    # (N,) outputs against (N, 1) targets: MSE broadcast to (N, N) and trained on it, with a warning only
+    x, y = _xy()
+    with pytest.raises(ValueError) as info:
+        treino.fit(nn.Sequential(nn.Linear(3, 1), nn.Flatten(0)), (x, y), loss="mse", epochs=1)
+    assert str(info.value) == (
+        "the model outputs (2,) for 2 rows but the targets are (2, 1); make its last layer output 1 value per row"
+    )

@@ -291,6 +291,7 @@ def fit(
     size = None if batch_size == "full" else int(batch_size)
     train_src = _prepared(as_source(train, size, generator), task).to(dev)
     val_src = _prepared(as_source(val, size, generator), task).to(dev) if val is not None else None
+    _check_output(model, train_src, task)
     if threads is None:
         threads = speed.choose_threads(model, train_src, dev)
     with speed.threads(threads):  # from here on: every op at the thread count of the loop
@@ -353,6 +354,40 @@ def _prepared(source: Source, task: TaskName) -> Source:
     if hasattr(source, "y"):
         source.y = prepare_targets(source.y, task)
     return source
+
+
+@torch.no_grad()
+def _check_output(model: nn.Module, source: Source, task: TaskName) -> None:
+    """One forward on 2 in-memory rows (eval mode): an output that does not fit the targets fails
+    here, with both shapes, not an epoch later in the loss or the metrics."""
+    if getattr(source, "x", None) is None:
+        return
+    was_training = model.training
+    model.eval()
+    try:
+        out = model(source.x[:2])
+    except Exception:
+        return  # a forward that fails fails again in the loop, where the callbacks see it
+    finally:
+        model.train(was_training)
+    if not isinstance(out, torch.Tensor):
+        return  # the loss may know what to do with it
+    if task == "multiclass":
+        need = int(source.y.max()) + 1
+        if out.ndim != 2 or out.shape[1] < need:
+            logits = out.shape[1] if out.ndim == 2 else 1
+            raise ValueError(
+                f"the model outputs {logits} logit{'s' * (logits != 1)} per row but the targets hold class "
+                f"{need - 1} ({need} classes); make its last layer output at least {need}"
+            )
+        return
+    want = tuple(source.y[:2].shape)  # (2, k): prepare_targets made them 2-D
+    if tuple(out.shape) != want:  # (2,) against (2, 1) would broadcast to (2, 2) in the loss
+        unit = "logit" if task == "binary" else "value"
+        raise ValueError(
+            f"the model outputs {tuple(out.shape)} for {len(out)} rows but the targets are {want}; make its "
+            f"last layer output {want[1]} {unit}{'s' * (want[1] != 1)} per row"
+        )
 
 
 def _task_of(loss_fn: nn.Module) -> TaskName:
