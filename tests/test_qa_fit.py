@@ -133,3 +133,17 @@ def test_a_flat_regression_output_would_broadcast_and_is_refused():
     assert str(info.value) == (
         "the model outputs (2,) for 2 rows but the targets are (2, 1); make its last layer output 1 value per row"
     )
+
+
+def test_a_loss_of_the_users_own_may_take_other_output_shapes():
+    # e.g. a mean and a log-variance per row for a Gaussian likelihood: not refused by the shape check
+    class GaussianNLL(nn.Module):
+        def forward(self, out, y):
+            mean, log_var = out[:, :1], out[:, 1:]
+            return (log_var + (y - mean) ** 2 / log_var.exp()).mean() / 2
+
+    x, y = _xy()
+    history = treino.fit(
+        nn.Linear(3, 2), (x, y), loss=GaussianNLL(), epochs=1, batch_size=8, train_metrics=False
+    )
+    assert len(history.epochs) == 1
