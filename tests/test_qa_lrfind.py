@@ -24,3 +24,11 @@ def test_lr_find_with_batch_norm_and_batches_of_one_row_is_one_line(cli, tmp_pat
         "error: train.batch_size 1 with batch normalization: it needs at least 2 rows per batch; "
         "set train.batch_size to 2 or more, or model.batch_norm: false"
     )
+
+
+def test_a_refused_lr_find_leaves_no_folder_behind(cli, tmp_path):
+    # the sweep's folder was made before the data and the model were checked: an empty folder stayed
+    out = tmp_path / "sweep"
+    result = cli(["lr-find", "--data", "iris", "--set", "model.kind=mlpp", "--out", out, "-q"])
+    assert result.exit_code == 2
+    assert not out.exists()

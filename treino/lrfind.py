@@ -80,7 +80,6 @@ def lr_find(
         raise RunError(  # the user's own config: `treino lr-find config.yaml --out .`
             f"--out {folder}: holds a config.yaml that is not from a sweep (it would be replaced); give a new folder"
         )
-    folder.mkdir(parents=True, exist_ok=True)
 
     torch.manual_seed(cfg.seed)
     generator = torch.Generator().manual_seed(cfg.seed)
@@ -116,6 +115,7 @@ def lr_find(
         )
     best_lr = float(finite.loc[finite["smoothed"].idxmin(), "lr"])
     suggested = float(f"{best_lr / BELOW_MIN:.2g}")
+    folder.mkdir(parents=True, exist_ok=True)  # only now: a refused sweep leaves no folder behind
     _write(folder, cfg, sweep, suggested, best_lr)
     if not quiet:
         if finite["smoothed"].idxmin() < len(sweep) // 10:
