@@ -99,3 +99,24 @@ def test_a_val_or_test_file_that_is_the_training_source_is_refused(cli, tmp_path
         f"error: data.val: {path} is data.source itself, so its rows would be in train and val "
         f"(leakage); give a separate file, or leave data.val out to split data.source"
     )
+
+
+def test_16_bit_grayscale_images_keep_their_levels(tmp_path):
+    # Pillow's convert("L"/"RGB") clips 16-bit values at 255: every pixel above 255 became white
+    import numpy as np
+    from PIL import Image
+
+    from treino.config import ImageConfig
+    from treino.data.images import decode
+
+    levels = np.array([[0, 16384], [32768, 65535]], dtype=np.uint16)
+    path = tmp_path / "depth.png"
+    Image.fromarray(levels).save(path)
+    images = decode([path], np.array([0]), ["a"], ImageConfig(), str(tmp_path))
+    assert images.x.shape == (1, 1, 2, 2)
+    assert np.allclose(images.x[0, 0], levels / 65535, atol=1 / 255)
+    from treino.predict_inputs import _read_image
+
+    predicted, resized = _read_image(path, (1, 2, 2))  # predict reads it as training did
+    assert not resized
+    assert np.allclose(predicted, images.x[0])

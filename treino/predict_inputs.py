@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from treino.data.images import eight_bit
 from treino.data.tables import READERS, extra_field, not_utf8, shifted
 from treino.errors import DataError
 
@@ -271,7 +272,7 @@ def _read_image(path: Path, shape: tuple[int, ...]) -> tuple[np.ndarray, bool]:
     channels, height, width = shape
     try:
         with Image.open(path) as img:
-            img = img.convert("L" if channels == 1 else "RGB")
+            img = eight_bit(img).convert("L" if channels == 1 else "RGB")
             changed = img.size != (width, height)
             if changed:
                 img = img.resize((width, height), Image.Resampling.BILINEAR)

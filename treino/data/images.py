@@ -4,6 +4,7 @@ arrays -> float32 (N, C, H, W) in [0, 1], resized and converted to the asked cha
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -89,6 +90,15 @@ def _text_folder(folder: Path, texts: dict[str, list[Path]]) -> Table:
     return Table(pd.DataFrame(rows, columns=["text", "label"]), ["label"])
 
 
+def eight_bit(img: Any) -> Any:
+    """A 16-bit grayscale image as 8-bit levels: Pillow's convert() clips it at 255 (all white)."""
+    if not img.mode.startswith("I;16"):
+        return img
+    from PIL import Image
+
+    return Image.fromarray((np.asarray(img, dtype=np.float32) / 257).round().astype(np.uint8), "L")
+
+
 def decode(paths: list[Path], labels: np.ndarray, classes: list[str], cfg: ImageConfig, where: str) -> Images:
     """Decode image files with Pillow: resized to cfg.size, in cfg.channels, scaled to [0, 1].
     An unreadable file is an error naming it, or skipped (counted) with cfg.skip_bad."""
@@ -112,7 +122,7 @@ def decode(paths: list[Path], labels: np.ndarray, classes: list[str], cfg: Image
     sizes: dict[tuple[int, int], Path] = {}
     out = []
     for i, img in arrays:
-        img = img.convert("L" if channels == 1 else "RGB")
+        img = eight_bit(img).convert("L" if channels == 1 else "RGB")
         if cfg.size is not None:
             img = img.resize((cfg.size[1], cfg.size[0]), Image.Resampling.BILINEAR)
         sizes.setdefault((img.height, img.width), paths[i])
