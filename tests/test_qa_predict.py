@@ -54,3 +54,14 @@ def test_evaluate_on_a_table_prints_no_torch_warning(table_run):
     )
     assert done.returncode == 0, done.stderr
     assert "Warning" not in done.stderr
+
+
+def test_a_folder_given_to_a_table_model_is_not_called_missing(cli, table_run):
+    # "photos: no such file" for a folder that exists: the model takes a table, not a folder
+    folder = table_run / "photos"
+    folder.mkdir(exist_ok=True)
+    result = cli(["predict", table_run / "run", folder])
+    assert result.exit_code == 2
+    assert result.output.strip().splitlines()[-1] == (
+        f"error: {folder}: is a folder, but this model takes a table file (CSV/TSV/Parquet/JSONL)"
+    )

@@ -122,6 +122,8 @@ def _sniff(path: Path) -> str:
 
 def _file_frames(path: Path, rows: int) -> Iterator[pd.DataFrame]:
     """A table file, `rows` rows at a time, column names stripped as training strips them."""
+    if path.is_dir():
+        raise DataError(f"{path}: is a folder, but this model takes a table file (CSV/TSV/Parquet/JSONL)")
     if not path.is_file():
         raise DataError(f"{path}: no such file; give a table file (CSV/TSV/Parquet/JSONL) or an image")
     fmt = READERS.get(path.suffix.lower())
