@@ -45,7 +45,8 @@ fuzz: dev
 	TREINO_FUZZ_EXAMPLES=$${TREINO_FUZZ_EXAMPLES:-400} $(BIN)/pytest tests/test_fuzz.py
 
 # Side-by-side speed (bench/results.md): ~10-15 min; BENCH_QUICK=1 ~2 min (idle cores; on a busy
-# machine add BENCH_THREADS=1, which gives the other runners one thread too). Lightning, skorch and Keras install under the torch pin.
+# machine add BENCH_THREADS=1, which gives the other runners one thread too). Lightning,
+# skorch and Keras install under the torch pin.
 bench: install
 	$(PIP) -r bench/requirements.txt
 	KERAS_BACKEND=torch $(BIN)/python -m bench.run
