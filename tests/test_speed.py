@@ -112,3 +112,16 @@ def test_an_epoch_yields_every_row_once_in_the_permutation_order(width: int) -> 
     order = torch.cat([b[1] for b in batches])
     assert torch.equal(order, torch.randperm(10, generator=torch.Generator().manual_seed(0)))
     assert torch.equal(torch.cat([b[0] for b in batches]), x[order])
+
+
+def test_a_model_without_len_trains() -> None:
+    """Regression: the loop took `state.forward or model`, and torch.compile's module raises
+    TypeError from __len__ (train.compile: true crashed on the first step)."""
+
+    class NoLen(nn.Linear):
+        def __len__(self) -> int:
+            raise TypeError("NoLen does not support len()")
+
+    x, y = torch.randn(64, 3), torch.randn(64, 1)
+    history = treino.fit(NoLen(3, 1), (x, y), loss="mse", epochs=1, batch_size=16, device="cpu")
+    assert history.status == "completed"

@@ -109,7 +109,8 @@ def train_one_epoch(state: TrainState, batches: Source) -> dict[str, float] | No
     model, opt, loss_fn, device = state.model, state.optimizer, state.loss_fn, state.device
     penalized = bool(state.l1 or state.l2)
     resident = getattr(batches, "x", None) is not None  # InMemory: already on the device
-    forward = state.dist.ddp if state.dist else (state.forward or model)  # DDP averages the gradients
+    forward = state.forward if state.forward is not None else model  # compiled or plain
+    forward = state.dist.ddp if state.dist else forward  # DDP averages the gradients
     meter, clock = state.meter, time.perf_counter
     model.train()
     losses, sizes, outs, targets = [], [], [], []
