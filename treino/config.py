@@ -4,10 +4,19 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
+from pydantic_core import PydanticCustomError
 
 from treino.errors import ConfigError
 from treino.registry import did_you_mean
@@ -172,14 +181,47 @@ class ScheduleConfig(Section):
     min_lr: float = Field(0.0, ge=0, description="cosine: final learning rate.")
 
 
+# train.epochs and early_stopping.patience "auto" (the defaults), sized by the optimizer steps
+# of an epoch: 240 training rows at batch 32 are 8 steps, and 20 epochs (160 steps) left an MLP
+# far from trained on real tables (bench/defaults.md); large tables keep 20 epochs, patience 5
+AUTO_MIN_STEPS = 3000  # optimizer steps that auto epochs reach at least
+AUTO_EPOCHS = (20, 200)  # the range of auto epochs
+AUTO_PATIENCE = (5, 20)  # auto patience: a tenth of the epochs, in this range
+_POSITIVE = TypeAdapter(Annotated[int, Field(gt=0)])
+
+
+def _int_or_auto(value: Any) -> Any:
+    """'auto', or a positive integer with pydantic's own message when it is not one."""
+    if isinstance(value, str) and value == "auto":
+        return value
+    try:
+        return _POSITIVE.validate_python(value)
+    except ValidationError as exc:
+        raise PydanticCustomError(exc.errors()[0]["type"], exc.errors()[0]["msg"]) from None
+
+
 class EarlyStoppingConfig(Section):
     monitor: str = Field("val_loss", description="A history column, e.g. val_loss, val_accuracy.")
-    patience: int = Field(5, ge=1, description="Epochs without improvement before stopping.")
+    patience: int | Literal["auto"] = Field(
+        "auto",
+        description=f"Epochs without improvement before stopping; auto: a tenth of the epochs, "
+        f"{AUTO_PATIENCE[0]} to {AUTO_PATIENCE[1]}.",
+    )
     min_delta: float = Field(0.0, ge=0, description="Smallest change that counts as improvement.")
+
+    @field_validator("patience", mode="before")
+    @classmethod
+    def _patience(cls, value: Any) -> Any:
+        return _int_or_auto(value)
 
 
 class TrainConfig(Section):
-    epochs: int = Field(20, gt=0)
+    epochs: int | Literal["auto"] = Field(
+        "auto",
+        description=f"Passes over the training set; auto: {AUTO_EPOCHS[0]}, or more on small data so "
+        f"that training takes at least {AUTO_MIN_STEPS} optimizer steps (at most {AUTO_EPOCHS[1]} "
+        f"epochs; early stopping may end it sooner).",
+    )
     batch_size: int | Literal["full"] = Field(
         32, description="1 = stochastic, N = mini-batch, full = the whole training set."
     )
@@ -193,6 +235,23 @@ class TrainConfig(Section):
     device: Literal["auto", "cpu", "cuda"] = "auto"
     threads: int | None = Field(None, gt=0, description="CPU threads; null = chosen by treino.")
     compile: bool = Field(False, description="torch.compile the model.")
+
+    @field_validator("epochs", mode="before")
+    @classmethod
+    def _epochs(cls, value: Any) -> Any:
+        return _int_or_auto(value)
+
+    def planned(self, steps_per_epoch: int) -> tuple[int, int | None]:
+        """(epochs, early-stopping patience or None) as numbers; auto sizes them by the steps."""
+        epochs = self.epochs
+        if epochs == "auto":
+            low, high = AUTO_EPOCHS
+            epochs = min(high, max(low, -(-AUTO_MIN_STEPS // max(1, steps_per_epoch))))
+        patience = self.early_stopping.patience if self.early_stopping else None
+        if patience == "auto":
+            low, high = AUTO_PATIENCE
+            patience = min(high, max(low, epochs // 10))
+        return epochs, patience
 
     @field_validator("batch_size", mode="before")
     @classmethod

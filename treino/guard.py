@@ -216,6 +216,8 @@ def resume_point(run_dir: Path, overrides: Any) -> tuple[Any, dict[str, Any] | N
         return cfg, None
     ckpt = load_checkpoint(last)
     done, planned, asked = ckpt["epoch"], ckpt.get("epochs", ckpt["epoch"]), cfg.train.epochs
+    if asked == "auto":  # sized from the data when the run began: the run keeps that plan
+        asked = planned
     if asked < done:
         raise ConfigError(
             f"--resume {run_dir}: train.epochs {asked} is fewer than the {done} epochs already run; "

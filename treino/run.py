@@ -129,6 +129,9 @@ def _train(
         info.task = "multiclass"  # two logits, as asked for by the loss
     task: TaskName = info.task
     batch = _batch_size(cfg, len(data.train), info, quiet)
+    steps = -(-len(data.train) // batch)
+    epochs, patience = cfg.train.planned(steps)  # auto: sized by the optimizer steps of an epoch
+    info.notes += _auto_note(cfg, epochs, patience, steps)
     _describe(info, quiet)
     target_scale = data.preprocessing.get("target") if task == "regression" else None
     x = data.train.x
@@ -143,10 +146,9 @@ def _train(
     if target_scale is not None:
         loss_fn = L.ScaledLoss(loss_fn, target_scale["mean"], target_scale["std"])
     optimizer = build_optimizer(model, cfg.optimizer)
-    steps = -(-len(data.train) // batch)
-    schedule = build_schedule(optimizer, cfg.schedule, cfg.train.epochs, steps)
+    schedule = build_schedule(optimizer, cfg.schedule, epochs, steps)
     # extra callbacks (e.g. tune's pruner) run after early stopping has seen the epoch
-    callbacks = _callbacks(cfg, run_dir, task, data.val is not None, quiet) + list(callbacks)
+    callbacks = _callbacks(cfg, run_dir, patience, task, data.val is not None, quiet) + list(callbacks)
     # the checkpoint last: it saves the state the others leave at the end of each epoch
     callbacks += [signals.callback(), guard.MarkUnfinished(run_dir), Checkpoint(run_dir / "checkpoints")]
     if not main:
@@ -158,7 +160,7 @@ def _train(
     history = fit(
         model, data.train.source(batch),  # (x, y), or augmenting image batches
         (data.val.x, data.val.y) if data.val is not None else None,
-        loss=loss_fn, optimizer=optimizer, epochs=cfg.train.epochs, batch_size=batch,
+        loss=loss_fn, optimizer=optimizer, epochs=epochs, batch_size=batch,
         callbacks=callbacks, task=task, l1=cfg.train.l1, l2=cfg.train.l2,
         clip_grad=cfg.train.clip_grad, schedule=schedule, device=cfg.train.device,
         seed=cfg.seed, resume=ckpt, threads=cfg.train.threads, compile=cfg.train.compile,
@@ -261,7 +263,20 @@ def _batch_size(cfg: C.Config, n_train: int, info: Any, quiet: bool) -> int:
     return int(size)
 
 
-def _callbacks(cfg: C.Config, run_dir: Path, task: str, has_val: bool, quiet: bool) -> list[Callback]:
+def _auto_note(cfg: C.Config, epochs: int, patience: int | None, steps: int) -> list[str]:
+    """What the auto epochs and patience came to, for the data notes."""
+    said = []
+    if cfg.train.epochs == "auto":
+        said.append(f"train.epochs auto: {epochs} ({steps} steps per epoch; at least {C.AUTO_MIN_STEPS} "
+                    f"steps, {C.AUTO_EPOCHS[0]} to {C.AUTO_EPOCHS[1]} epochs)")  # fmt: skip
+    if cfg.train.early_stopping and cfg.train.early_stopping.patience == "auto":
+        said.append(f"early stopping patience auto: {patience} epochs")
+    return ["; ".join(said)] if said else []
+
+
+def _callbacks(
+    cfg: C.Config, run_dir: Path, patience: int | None, task: str, has_val: bool, quiet: bool
+) -> list[Callback]:
     es = cfg.train.early_stopping
     monitor = es.monitor if es else "val_loss"
     if not has_val and monitor.startswith("val_"):
@@ -269,7 +284,7 @@ def _callbacks(cfg: C.Config, run_dir: Path, task: str, has_val: bool, quiet: bo
     callbacks: list[Callback] = [
         EarlyStopping(
             monitor=monitor,
-            patience=es.patience if es else None,
+            patience=patience,
             min_delta=es.min_delta if es else 0.0,
             higher_is_better=M.higher_is_better(monitor, task),  # type: ignore[arg-type]
             restore_best=cfg.train.restore_best,

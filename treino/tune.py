@@ -189,8 +189,11 @@ def optimize(
                    catch=(_TrialFailed,), callbacks=shown)  # fmt: skip
 
 
-def _pruner(epochs: int) -> Any:
+def _pruner(epochs: int | str) -> Any:
     import optuna
+
+    if epochs == "auto":  # sized by each trial's data and batch: judge from the fewest it can be
+        epochs = C.AUTO_EPOCHS[0]
 
     # 5 finished trials before any pruning; no trial is judged before half its epochs, because a
     # slow start (small lr, large batch) often ends as well as a fast one
