@@ -1,6 +1,6 @@
 """The configuration reference (docs/config.md), generated from the schema so it never drifts.
 
-Run `python -m treino.config_doc > docs/config.md` after changing treino/config.py.
+Run `python -m treino.config_doc > docs/config.md` after changing treino/schema.py.
 """
 
 from __future__ import annotations
@@ -55,7 +55,7 @@ def render() -> str:
     head = [
         "# Configuration reference",
         "",
-        "Generated from `treino/config.py` by `python -m treino.config_doc > docs/config.md`.",
+        "Generated from `treino/schema.py` by `python -m treino.config_doc > docs/config.md`.",
         "Every key can be set in the YAML config or with `--set key=value` (values parsed as YAML).",
         "`treino train --print-config` prints the resolved config of a command line.",
         "",
