@@ -120,3 +120,25 @@ def test_16_bit_grayscale_images_keep_their_levels(tmp_path):
     predicted, resized = _read_image(path, (1, 2, 2))  # predict reads it as training did
     assert not resized
     assert np.allclose(predicted, images.x[0])
+
+
+def test_a_table_too_small_to_split_is_refused(tmp_path):
+    # regression: 3 rows trained with empty validation and test splits and reported "healthy"
+    import pytest
+    import torch
+
+    from treino import config as C
+    from treino.data import load
+    from treino.errors import DataError
+
+    path = tmp_path / "three.csv"
+    path.write_text("x,price\n1,2.5\n2,3.7\n3,4.1\n")
+    cfg = C.load(None, [f"data.source={path}", "data.target=price", "data.task=regression"])
+    with pytest.raises(DataError) as err:
+        load(cfg.data, torch.Generator().manual_seed(0), 0)
+    assert str(err.value) == (
+        f"{path}: 3 rows are too few to split into train/validation/test (got 3/0/0); add rows, "
+        "or set data.split.val: 0 and data.split.test: 0 to train on every row"
+    )
+    every_row = C.load(cfg, ["data.split.val=0", "data.split.test=0"])
+    assert len(load(every_row.data, torch.Generator().manual_seed(0), 0).train) == 3

@@ -29,6 +29,18 @@ def _counts(y: torch.Tensor, k: int) -> list[int]:
     return torch.bincount(y.reshape(-1).long(), minlength=k).tolist()
 
 
+def _check_split_sizes(cfg: DataConfig, n: int, parts: tuple[torch.Tensor, ...], where: str) -> None:
+    """A split drawn by treino that came out empty: the data is too small to judge a model.
+    (Splits fixed by the source, such as train/ and test/ folders, are the source's choice.)"""
+    asked = (True, cfg.split.val > 0, cfg.split.test > 0)
+    if any(want and len(rows) == 0 for want, rows in zip(asked, parts, strict=True)):
+        sizes = "/".join(str(len(rows)) for rows in parts)
+        raise DataError(
+            f"{where}: {n} rows are too few to split into train/validation/test (got {sizes}); "
+            f"add rows, or set data.split.val: 0 and data.split.test: 0 to train on every row"
+        )
+
+
 def _class_note(classes: list[str], counts: dict[str, list[int]]) -> str:
     per = ", ".join(f"{c} {'/'.join(str(counts[s][i]) for s in SPLITS)}" for i, c in enumerate(classes[:12]))
     return f"classes (train/val/test): {per}{' ...' if len(classes) > 12 else ''}"
@@ -44,6 +56,8 @@ def image_data(raw: Images, cfg: DataConfig, g: torch.Generator, where: str) -> 
     fixed = torch.from_numpy(np.array(raw.fixed, dtype=np.int64)) if raw.fixed is not None else None
     labels = y if _stratify(cfg, task) else None
     tr, va, te = assign_splits(fixed, len(x), cfg.split.val, cfg.split.test, g, labels)
+    if fixed is None:
+        _check_split_sizes(cfg, len(x), (tr, va, te), where)
     mean = x[tr].mean(dim=(0, 2, 3))  # per channel, train split only
     std = x[tr].std(dim=(0, 2, 3)).clamp(min=1e-6)
 
@@ -166,6 +180,8 @@ def table_data(raw: Table, cfg: DataConfig, g: torch.Generator, where: str) -> D
     labels = torch.from_numpy(y) if task != "regression" and _stratify(cfg, task) else None
     fixed_t = torch.from_numpy(np.array(fixed, dtype=np.int64)) if fixed is not None else None
     tr, va, te = assign_splits(fixed_t, len(frame), cfg.split.val, cfg.split.test, g, labels)
+    if fixed_t is None:
+        _check_split_sizes(cfg, len(frame), (tr, va, te), where)
     text = cfg.text.model_dump(exclude={"ngrams"}) | {"ngrams": tuple(cfg.text.ngrams)}
     if cfg.text.max_features is None:
         # beside other inputs, a free-text column gets a vocabulary in proportion to the rows,
