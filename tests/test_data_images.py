@@ -153,3 +153,12 @@ def test_image_table_names_a_missing_file_and_separate_val_folder(tmp_path):
     _shapes_folder(tmp_path / "more", n=3)
     data = _load(tmp_path / "imgs", val=str(tmp_path / "more"))
     assert data.info.sizes["val"] == 6 and data.info.sizes["train"] + data.info.sizes["test"] == 8
+
+
+def test_train_and_test_folders_still_get_a_validation_split(tmp_path):
+    # regression: train/ rows were fixed, so no validation split was drawn and early stopping
+    # watched the training loss
+    _shapes_folder(tmp_path / "d" / "train", n=10)
+    _shapes_folder(tmp_path / "d" / "test", n=3)
+    sizes = _load(tmp_path / "d").info.sizes
+    assert sizes["test"] == 6 and sizes["val"] > 0 and sizes["train"] + sizes["val"] == 20

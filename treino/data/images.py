@@ -17,7 +17,9 @@ from treino.errors import DataError
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
 GRAY_MODES = {"1", "L", "LA", "I", "I;16", "F"}
-SPLIT_FOLDERS = {"train": 0, "val": 1, "valid": 1, "validation": 1, "test": 2}
+# train/ rows are free (-1): the splits a folder lacks (val, or test) are drawn from them, as from any
+# source; val/ and test/ rows are fixed there
+SPLIT_FOLDERS = {"train": -1, "val": 1, "valid": 1, "validation": 1, "test": 2}
 
 
 def is_image(path: Path) -> bool:
