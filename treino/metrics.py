@@ -3,18 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import torch
 
 from treino.tasks import TaskName, predict_labels, probabilities
-
-
-@dataclass(frozen=True)
-class Metric:
-    name: str
-    fn: Callable[[torch.Tensor, torch.Tensor], float]
-    higher_is_better: bool
 
 
 def _confusion(pred: torch.Tensor, true: torch.Tensor, k: int) -> torch.Tensor:

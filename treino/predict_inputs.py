@@ -15,7 +15,7 @@ import pandas as pd
 import torch
 
 from treino.data.images import eight_bit
-from treino.data.tables import READERS, extra_field, not_utf8, shifted
+from treino.data.tables import READ_ERRORS, READERS, extra_field, read_error, shifted
 from treino.errors import DataError
 
 if TYPE_CHECKING:
@@ -159,16 +159,8 @@ def _file_frames(path: Path, rows: int) -> Iterator[pd.DataFrame]:
             yield frame
         if empty:
             raise DataError(f"{path}: the table has a header but no data rows; nothing to predict")
-    except UnicodeDecodeError as exc:
-        raise not_utf8(path, exc) from None
-    except pd.errors.ParserError as exc:
-        detail = str(exc).strip().splitlines()[-1]
-        raise DataError(
-            f"{path}: malformed table ({detail}); every row needs the header's number of fields"
-        ) from None
-    except (ValueError, OSError) as exc:
-        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise DataError(f"{path}: cannot read as {fmt} ({detail})") from None
+    except READ_ERRORS as exc:
+        raise read_error(path, fmt, exc) from None
 
 
 # ---- images ----------------------------------------------------------------------------

@@ -49,25 +49,8 @@ def read_table(path: Path) -> pd.DataFrame:
             frame = pd.read_parquet(path)
         else:
             frame = pd.read_json(path, lines=True)
-    except UnicodeDecodeError as exc:
-        raise not_utf8(path, exc) from None
-    except pd.errors.EmptyDataError:
-        raise DataError(f"{path}: the file is empty; give a table with a header row and data rows") from None
-    except pd.errors.ParserError as exc:
-        found = RAGGED.search(str(exc))
-        if found:
-            want, line, saw = found.groups()
-            raise DataError(
-                f"{path}: line {line} has {saw} fields but the header has {want}; "
-                f"fix that row (quote values that contain the separator)"
-            ) from None
-        detail = str(exc).strip().splitlines()[-1]
-        raise DataError(
-            f"{path}: malformed table ({detail}); every row needs the header's number of fields"
-        ) from None
-    except (ValueError, OSError) as exc:
-        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise DataError(f"{path}: cannot read as {fmt} ({detail})") from None
+    except READ_ERRORS as exc:
+        raise read_error(path, fmt, exc) from None
     if frame.empty:
         raise DataError(f"{path}: the table has a header but no data rows")
     frame.columns = [str(c).strip() for c in frame.columns]
@@ -92,6 +75,29 @@ def shifted(path: Path, frame: pd.DataFrame) -> bool:
         f"{path}: every data row has one field more than the header ({len(frame.columns)} names); quote "
         f'values that hold the separator (e.g. "1,000") or give the extra column a name'
     )
+
+
+READ_ERRORS = (UnicodeDecodeError, ValueError, OSError)  # pandas' parser errors are ValueErrors
+
+
+def read_error(path: Path, fmt: str, exc: Exception) -> DataError:
+    """The one-line error for a failure while reading a table (training and predict alike)."""
+    if isinstance(exc, UnicodeDecodeError):
+        return not_utf8(path, exc)
+    if isinstance(exc, pd.errors.EmptyDataError):
+        return DataError(f"{path}: the file is empty; give a table with a header row and data rows")
+    if isinstance(exc, pd.errors.ParserError):
+        found = RAGGED.search(str(exc))
+        if found:
+            want, line, saw = found.groups()
+            return DataError(
+                f"{path}: line {line} has {saw} fields but the header has {want}; "
+                f"fix that row (quote values that contain the separator)"
+            )
+        detail = str(exc).strip().splitlines()[-1]
+        return DataError(f"{path}: malformed table ({detail}); every row needs the header's number of fields")
+    detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return DataError(f"{path}: cannot read as {fmt} ({detail})")
 
 
 def not_utf8(path: Path, exc: UnicodeDecodeError) -> DataError:
