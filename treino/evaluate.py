@@ -85,6 +85,11 @@ def _test_split(p: Predictor) -> tuple[torch.Tensor, torch.Tensor]:
         raise DataError(
             f"{p.dir}: the run has no test split (data.split.test is 0); evaluate a labeled file with --data FILE"
         )
+    if data.test.x is None:  # lazy rows: in order, batch by batch
+        from treino.engine.loop import predict
+
+        outputs, _ = predict(p.model, data.test.ordered(p.device, p.task), p.device)
+        return outputs.float().cpu(), data.test.y
     return p.outputs(data.test.x), data.test.y
 
 

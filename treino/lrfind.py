@@ -18,7 +18,7 @@ import torch
 from treino import config as C
 from treino import guard, rundir
 from treino import losses as L
-from treino.engine.batching import InMemory
+from treino.engine.batching import InMemory, Loader, Source
 from treino.engine.loop import resolve_device
 from treino.errors import ConfigError, RunError
 from treino.optim import build_optimizer
@@ -88,11 +88,9 @@ def lr_find(
     if cfg.loss.name == "cross_entropy" and info.task == "binary":
         info.task = "multiclass"  # two logits, as asked for by the loss (as treino train does)
     target_scale = data.preprocessing.get("target") if info.task == "regression" else None
-    x = data.train.x
+    x = data.train.take(slice(0, 2))
     dense = isinstance(x, torch.Tensor) and x.layout == torch.strided
-    model = models.build(
-        cfg.model, info, target_scale, example=x[:2] if dense else models.example_input(info)
-    )
+    model = models.build(cfg.model, info, target_scale, example=x if dense else models.example_input(info))
     loss_fn = L.build(
         cfg.loss, info.task, info.class_counts.get("train") if info.task != "regression" else None
     )
@@ -102,11 +100,15 @@ def lr_find(
     model.to(device)
     loss_fn.to(device)
     optimizer = build_optimizer(model, cfg.optimizer)
-    size = len(x) if cfg.train.batch_size == "full" else min(int(cfg.train.batch_size), len(x))
-    guard.check_batch_norm(model, len(x), size)  # as treino train: refused here, not mid-sweep
-    source = InMemory(x.to(device), prepare_targets(data.train.y, info.task).to(device), size)
+    n = len(data.train)
+    size = n if cfg.train.batch_size == "full" else min(int(cfg.train.batch_size), n)
+    guard.check_batch_norm(model, n, size)  # as treino train: refused here, not mid-sweep
+    if data.train.lazy:  # rows read batch by batch
+        source: Source = Loader(data.train.rows.loader(size, True, generator), info.task)  # type: ignore[union-attr]
+    else:
+        source = InMemory(data.train.x.to(device), prepare_targets(data.train.y, info.task).to(device), size)  # type: ignore[union-attr]
 
-    sweep = _sweep(model, loss_fn, optimizer, source, generator, start_lr, end_lr, iterations)
+    sweep = _sweep(model, loss_fn, optimizer, source, generator, (start_lr, end_lr), iterations, device)
     finite = sweep[sweep["smoothed"].map(math.isfinite)]
     if finite.empty:
         raise ConfigError(
@@ -136,13 +138,14 @@ def _sweep(
     model: torch.nn.Module,
     loss_fn: torch.nn.Module,
     optimizer: torch.optim.Optimizer,
-    source: InMemory,
+    source: Source,
     generator: torch.Generator,
-    start_lr: float,
-    end_lr: float,
+    lrs: tuple[float, float],
     iterations: int,
+    device: torch.device,
 ) -> pd.DataFrame:
     """The exponential sweep; stops early once the loss has clearly blown up."""
+    start_lr, end_lr = lrs
     growth = (end_lr / start_lr) ** (1 / (iterations - 1))  # per iteration
     rows: list[dict[str, float]] = []
     average, best = 0.0, math.inf
@@ -153,7 +156,7 @@ def _sweep(
             lr = start_lr * growth**i
             for group in optimizer.param_groups:
                 group["lr"] = lr
-            loss = loss_fn(model(xb), yb)
+            loss = loss_fn(model(xb.to(device)), yb.to(device))
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()

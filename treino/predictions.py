@@ -27,12 +27,15 @@ def write(run_dir: Path, model: nn.Module, data: Any, task: TaskName, device: to
     if part is None:
         return
     info = data.info
-    outputs = _outputs(model, part.x, device)
+    if part.x is None:  # lazy rows: read in order, batch by batch
+        outputs = predict(model, part.ordered(device, task), device)[0].float().cpu()
+    else:
+        outputs = _outputs(model, part.x, device)
     frame = pd.DataFrame({"row": np.arange(len(part)), "split": name})
     if task == "regression":
         _regression_columns(frame, outputs, part.y, info.targets)
         column = _single_numeric(data.preprocessing, info.features)
-        if column is not None:
+        if column is not None and part.x is not None:
             frame.insert(2, "x", _raw(part.x[:, 0].numpy(), column))
             _write_curve(run_dir, model, data, column, device)
     else:
@@ -44,7 +47,7 @@ def write(run_dir: Path, model: nn.Module, data: Any, task: TaskName, device: to
         for k, label in enumerate(info.classes):
             frame[f"p_{label}"] = probs[:, k].round(5)
         if info.kind == "image":
-            _write_misclassified(run_dir, part.x, true, pred, data.preprocessing)
+            _write_misclassified(run_dir, part, true, pred, data.preprocessing)
     tmp = run_dir / "predictions.csv.tmp"
     frame.to_csv(tmp, index=False)
     tmp.replace(run_dir / "predictions.csv")
@@ -84,7 +87,7 @@ def _raw(scaled: np.ndarray, column: dict[str, Any]) -> np.ndarray:
 def _write_curve(
     run_dir: Path, model: nn.Module, data: Any, column: dict[str, Any], device: torch.device
 ) -> None:
-    xs = [s.x[:, 0] for s in (data.train, data.val, data.test) if s is not None]
+    xs = [s.x[:, 0] for s in (data.train, data.val, data.test) if s is not None and s.x is not None]
     every = torch.cat(xs)
     grid = torch.linspace(float(every.min()), float(every.max()), CURVE_POINTS)
     pred = _outputs(model, grid[:, None], device).reshape(CURVE_POINTS, -1)[:, 0].numpy()
@@ -94,10 +97,10 @@ def _write_curve(
 
 
 def _write_misclassified(
-    run_dir: Path, x: torch.Tensor, true: np.ndarray, pred: np.ndarray, preprocessing: dict[str, Any]
+    run_dir: Path, part: Any, true: np.ndarray, pred: np.ndarray, preprocessing: dict[str, Any]
 ) -> None:
     wrong = np.nonzero(true != pred)[0][:MAX_MISCLASSIFIED]
-    images = x[wrong].float()  # (N, C, H, W), normalized per channel
+    images = part.take(torch.from_numpy(wrong)).float()  # (N, C, H, W), normalized per channel
     mean = torch.tensor(preprocessing.get("mean", [0.0] * images.shape[1]))[:, None, None]
     std = torch.tensor(preprocessing.get("std", [1.0] * images.shape[1]))[:, None, None]
     pixels = ((images * std + mean).clamp(0, 1) * 255).round().to(torch.uint8).numpy()

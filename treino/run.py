@@ -18,7 +18,6 @@ from treino import config as C
 from treino import diagnosis, distributed, guard, loggers, predictions, rundir
 from treino import losses as L
 from treino import metrics as M
-from treino.engine.batching import InMemory
 from treino.engine.callbacks import Callback, EarlyStopping, ProgressBar
 from treino.engine.checkpoint import Checkpoint
 from treino.engine.checkpoint import load as load_checkpoint
@@ -134,9 +133,9 @@ def _train(
     info.notes += _auto_note(cfg, epochs, patience, steps)
     _describe(info, quiet)
     target_scale = data.preprocessing.get("target") if task == "regression" else None
-    x = data.train.x
+    x = data.train.take(slice(0, 2))
     dense = isinstance(x, torch.Tensor) and x.layout == torch.strided
-    example = x[:2] if dense else models.example_input(info)  # a batch of 2 for shape checks
+    example = x if dense else models.example_input(info)  # a batch of 2 for shape checks
     model = models.build(cfg.model, info, target_scale, example=example)
     guard.check_batch_norm(model, len(data.train), batch)
     if cfg.model.weights and ckpt is None:  # a resumed run takes its weights from the checkpoint
@@ -158,8 +157,8 @@ def _train(
     say(models.format_summary(summary, kind), quiet)
 
     history = fit(
-        model, data.train.source(batch),  # (x, y), or augmenting image batches
-        (data.val.x, data.val.y) if data.val is not None else None,
+        model, data.train.source(batch, generator, task),  # (x, y), augmenting images, lazy rows
+        data.val.ordered(torch.device("cpu"), task) if data.val is not None else None,  # fit moves it
         loss=loss_fn, optimizer=optimizer, epochs=epochs, batch_size=batch,
         callbacks=callbacks, task=task, l1=cfg.train.l1, l2=cfg.train.l2,
         clip_grad=cfg.train.clip_grad, schedule=schedule, device=cfg.train.device,
@@ -175,8 +174,7 @@ def _train(
     usable = status != "diverged" or history.best_epoch is not None
     for name, part in (("train", data.train), ("val", data.val), ("test", data.test)):
         if part is not None and usable:
-            source = InMemory(part.x.to(device), _targets(part.y, task).to(device), None)
-            found = evaluate(model, source, loss_fn, task, device, prefix=name)
+            found = evaluate(model, part.ordered(device, task), loss_fn, task, device, prefix=name)
             scores[name] = {k.removeprefix(f"{name}_"): v for k, v in found.items()}
     elapsed = time.perf_counter() - started
     frame = history.frame()
@@ -242,12 +240,6 @@ def _settle(history: Any, model: nn.Module, cfg: C.Config, run_dir: Path, signal
     if status in ("interrupted", "diverged") and not best_restored and last.exists():
         model.load_state_dict(load_checkpoint(last)["model"])  # drop the partial (or non-finite) epoch
     return status
-
-
-def _targets(y: torch.Tensor, task: TaskName) -> torch.Tensor:
-    from treino.tasks import prepare_targets
-
-    return prepare_targets(y, task)
 
 
 def _batch_size(cfg: C.Config, n_train: int, info: Any, quiet: bool) -> int:

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import torch
 import torch.nn.functional as F
 
-from treino.engine.batching import Batch, InMemory
+from treino.engine.batching import Batch, InMemory, Loader
 
 
 def pad_for(height: int) -> int:
@@ -45,3 +45,14 @@ class Augmented(InMemory):
         pad = pad_for(self.x.shape[2])
         for x, y in super().epoch(generator):
             yield augment(x, generator, pad), y
+
+
+class AugmentedLoader(Loader):
+    """Lazy training images (read by a DataLoader), augmented batch by batch as they arrive."""
+
+    def __init__(self, inner: Loader) -> None:
+        super().__init__(inner.loader, inner.task)
+
+    def epoch(self, generator: torch.Generator | None) -> Iterator[Batch]:
+        for x, y in super().epoch(generator):
+            yield augment(x, generator, pad_for(x.shape[2])), y

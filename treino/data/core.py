@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import torch
 
@@ -51,22 +51,80 @@ class DataInfo:
         return cls(**raw)
 
 
+class Rows(Protocol):
+    """Rows read on demand instead of held as tensors (an image folder bigger than
+    data.memory_budget, a table streamed from disk): what a lazy `Split` holds."""
+
+    def __len__(self) -> int: ...
+
+    def take(self, index: torch.Tensor) -> torch.Tensor:
+        """The preprocessed inputs of these rows, in this order."""
+        ...
+
+    def loader(self, batch_size: int, shuffle: bool, generator: torch.Generator | None) -> Any:
+        """A DataLoader of (x, y) batches, y as stored in the split (encoded, not task-prepared)."""
+        ...
+
+
 @dataclass
 class Split:
-    x: torch.Tensor
+    """One split: inputs `x` and encoded targets `y` as tensors, or, for data too big for
+    memory, `rows` that read inputs on demand (then `x` is None; `y` stays in memory).
+
+    Consumers go through `source` (training), `ordered` (evaluation) and `take` (a few rows),
+    so that both kinds serve every command."""
+
+    x: torch.Tensor | None
     y: torch.Tensor
     augment: bool = False  # images: random flips and crops in every training batch
+    rows: Rows | None = None
 
     def __len__(self) -> int:
-        return len(self.x)
+        return len(self.y)
 
-    def source(self, batch_size: int) -> Any:
-        """What `engine.fit` takes for this split: (x, y), or augmenting batches of images."""
+    @property
+    def lazy(self) -> bool:
+        return self.x is None
+
+    def source(
+        self, batch_size: int, generator: torch.Generator | None = None, task: str | None = None
+    ) -> Any:
+        """What `engine.fit` takes for this split: (x, y), augmenting batches of images, or a
+        loader of lazy rows whose targets are prepared for `task` batch by batch."""
+        if self.x is None:
+            from treino.engine.batching import Loader
+
+            assert self.rows is not None and task is not None
+            loader = Loader(self.rows.loader(batch_size, True, generator), task)
+            if not self.augment:
+                return loader
+            from treino.data.augment import AugmentedLoader
+
+            return AugmentedLoader(loader)
         if not self.augment:
             return self.x, self.y
         from treino.data.augment import Augmented
 
         return Augmented(self.x, self.y, batch_size)
+
+    def ordered(self, device: torch.device, task: str) -> Any:
+        """The split in row order, for evaluation: resident tensors, or a loader of lazy rows."""
+        from treino.engine.batching import EVAL_ROWS, InMemory, Loader
+        from treino.tasks import prepare_targets
+
+        if self.x is None:
+            assert self.rows is not None
+            return Loader(self.rows.loader(EVAL_ROWS, False, None), task)
+        return InMemory(self.x.to(device), prepare_targets(self.y, task).to(device), None)  # type: ignore[arg-type]
+
+    def take(self, index: torch.Tensor | slice) -> torch.Tensor:
+        """The inputs of some rows (a shape probe, the report's misclassified images)."""
+        if self.x is not None:
+            return self.x[index]
+        assert self.rows is not None
+        if isinstance(index, slice):
+            index = torch.arange(len(self))[index]
+        return self.rows.take(torch.as_tensor(index, dtype=torch.long))
 
 
 @dataclass

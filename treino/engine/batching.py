@@ -60,10 +60,11 @@ class InMemory:
 
 
 class Loader:
-    """A DataLoader the user built, or one built around a Dataset that is not in memory."""
+    """A DataLoader the user built, or one built around a Dataset that is not in memory. With a
+    `task`, each batch's targets are prepared for it (lazy splits of treino's own data)."""
 
-    def __init__(self, loader: DataLoader) -> None:
-        self.loader = loader
+    def __init__(self, loader: DataLoader, task: str | None = None) -> None:
+        self.loader, self.task = loader, task
 
     def __len__(self) -> int:
         return len(self.loader)
@@ -76,10 +77,15 @@ class Loader:
         return self  # batches move as they come
 
     def epoch(self, generator: torch.Generator | None) -> Iterator[Batch]:
-        return map(_pair, self.loader)
+        return self.ordered()
 
     def ordered(self, rows: int = EVAL_ROWS) -> Iterator[Batch]:
-        return map(_pair, self.loader)
+        batches = map(_pair, self.loader)
+        if self.task is None:
+            return batches
+        from treino.tasks import prepare_targets
+
+        return ((x, prepare_targets(y, self.task)) for x, y in batches)  # type: ignore[arg-type]
 
 
 Source = InMemory | Loader
