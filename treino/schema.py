@@ -66,6 +66,23 @@ class TextConfig(Section):
     max_length: int = Field(200, gt=0, description="tokens: ids kept per text (longer texts are cut).")
 
 
+UNITS = {"": 1, "B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12, "KIB": 2**10, "MIB": 2**20,
+         "GIB": 2**30, "TIB": 2**40}  # fmt: skip
+
+
+def parse_bytes(value: str) -> int | None:
+    """'2GB' -> 2_000_000_000, '512MiB', '1e9', 'auto' -> None (the machine decides)."""
+    import re
+
+    text = str(value).strip().upper().replace(" ", "")
+    if text == "AUTO":
+        return None
+    found = re.fullmatch(r"([0-9]*\.?[0-9]+(?:E[0-9]+)?)([KMGT]I?B|B)?", text)
+    if found is None or float(found.group(1)) <= 0:
+        raise ValueError(f"{value!r} is not a size; write e.g. '2GB', '500MB', '512MiB' or auto")
+    return int(float(found.group(1)) * UNITS[found.group(2) or ""])
+
+
 class DataConfig(Section):
     source: str = Field("digits", description="A built-in dataset name or a path.")
     target: str | list[str] | None = Field(
@@ -94,6 +111,27 @@ class DataConfig(Section):
     scale_target: bool = Field(
         True, description="Regression: learn on the standardized target, predict in its units."
     )
+    memory_budget: str = Field(
+        "auto",
+        description="Memory the decoded data may take, e.g. '2GB' or '500MB'; over it, image folders are "
+        "read lazily by a DataLoader and Parquet tables streamed by row groups. auto = a quarter of RAM.",
+    )
+    workers: int | Literal["auto"] = Field(
+        "auto", description="DataLoader worker processes for lazy data; auto = CPU cores - 1, at most 4."
+    )
+
+    @field_validator("memory_budget")
+    @classmethod
+    def _budget(cls, value: str) -> str:
+        parse_bytes(value)  # raises with the accepted forms
+        return value
+
+    @field_validator("workers")
+    @classmethod
+    def _workers(cls, value: int | str) -> int | str:
+        if isinstance(value, int) and value < 0:
+            raise ValueError("must be 0 (read in the training process), a positive number, or auto")
+        return value
 
     @field_validator("target")
     @classmethod

@@ -203,3 +203,29 @@ def check_finite(frame: Any, where: str) -> None:
                 f"{where}: column '{name}' has {int(bad.sum())} infinite values (first {column.iloc[row]} at "
                 f"row {row + 1}); replace them with finite numbers, or empty cells to be imputed"
             )
+
+
+def memory_budget(cfg: Any) -> int:
+    """data.memory_budget in bytes; auto = a quarter of the machine's physical memory."""
+    import os
+
+    from treino.schema import parse_bytes
+
+    given = parse_bytes(cfg.memory_budget)
+    if given is not None:
+        return given
+    try:
+        total = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):  # not POSIX: assume a modest machine
+        total = 8 * 2**30
+    return total // 4
+
+
+def workers(cfg: Any) -> int:
+    """data.workers: auto = CPU cores - 1 (the training process keeps one), at most 4."""
+    if cfg.workers != "auto":
+        return int(cfg.workers)
+    import os
+
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(0, min(4, cores - 1))
