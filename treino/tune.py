@@ -5,6 +5,7 @@ SQLite file in the tune folder, so running the same command again adds trials to
 from __future__ import annotations
 
 import json
+import logging
 import math
 import os
 import sys
@@ -178,6 +179,9 @@ def optimize(
 
         torch.set_num_threads(threads)  # parallel trials share the cores
     optuna.logging.set_verbosity(optuna.logging.WARNING)
+    # optuna logs every failed trial with its traceback; treino's progress line and trials.csv
+    # show the trial's error, and an error that ends the command is its one line
+    logging.getLogger("optuna.study._optimize").setLevel(logging.ERROR)
     path = Path(folder)
     cfg = C.load(base)
     study = optuna.load_study(study_name=STUDY, storage=_storage(path), pruner=_pruner(cfg.train.epochs),
