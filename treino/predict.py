@@ -17,7 +17,7 @@ from torch import nn
 from treino import config as C
 from treino import rundir
 from treino.data.core import DataInfo
-from treino.errors import DataError, RunError
+from treino.errors import ConfigError, DataError, RunError
 from treino.predict_inputs import Chunk, image_chunks, table_chunks
 from treino.tasks import predict_labels, probabilities
 
@@ -203,6 +203,7 @@ def load(
     """
     from treino import models
 
+    target = _device(device)
     folder = find_bundle(run_dir)
     meta = rundir.load_meta(folder)
     cfg = C.validate(rundir.read_json(folder / "config.json"), where=str(folder / "config.json"))
@@ -234,7 +235,24 @@ def load(
             f"{folder / 'weights.safetensors'}: does not fit the model built from config.json ({first}); "
             f"the bundle's files are from different runs: train anew"
         ) from None
-    target = torch.device("cuda" if device == "auto" and torch.cuda.is_available() else
-                          "cpu" if device == "auto" else device)  # fmt: skip
     model.to(target).eval()
     return Predictor(model, cfg, info, prep, meta, folder, target, quiet)
+
+
+def _device(device: str) -> torch.device:
+    """load()'s device: auto is the GPU when one is visible; cuda without one is a one-line error
+    (torch asserts 'not compiled with CUDA' deep in model.to())."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        target = torch.device(device)
+    except RuntimeError:
+        raise ConfigError(
+            f"treino.load: device '{device}' is not a device; use device='cpu', 'cuda' or 'auto'"
+        ) from None
+    if target.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(
+            f"treino.load: device '{device}': no GPU is visible here; use device='cpu' "
+            f"(or 'auto': the GPU when there is one)"
+        )
+    return target
