@@ -1,7 +1,8 @@
 """Diagnosis: read a run's history (one row per epoch) and iteration losses, and say in plain
 words what the convergence curve shows, with the fix to try.
 
-Codes: diverged, plateau_early, overfitting, underfitting, not_converged, noisy, healthy.
+Codes: diverged, plateau_early, overfitting, underfitting, not_converged, noisy, healthy, and
+too_few_epochs (one epoch with too few iterations to read a curve from).
 The thresholds below were tuned on the staged runs in tests/test_diagnosis.py (learning rate
 far too high and far too low, a big MLP on a tiny dataset, a linear model on curved data,
 stochastic batches, and healthy runs); change them only together with those tests.
@@ -26,6 +27,7 @@ STILL_IMPROVING = 0.10  # not_converged: the last fifth of the epochs made >10% 
 POOR = {"accuracy": 0.75, "r2": 0.5}  # underfitting: the training metric ends below this ...
 FLAT = 0.02  # ... and the training loss of the last third of epochs fell <2% from the third before
 NOISY = 0.4  # noisy: iteration losses swing (std) by 40% of the curve's drop or of its final level
+ONE_EPOCH_STEPS = 20  # a one-epoch run is judged on its iterations when it has at least this many
 NAMES = {"val_loss": "validation loss", "train_loss": "training loss"}
 
 
@@ -56,6 +58,9 @@ def diagnose(
     blowup = _diverged(history, steps, status)
     if blowup:
         return [blowup]
+    one_epoch = len(history) < 2
+    if one_epoch and (steps is None or len(steps) < ONE_EPOCH_STEPS):
+        return [_too_few(steps)]
     found: list[dict[str, Any]] = []
     plateau = _plateau(history, steps)
     if plateau:
@@ -70,6 +75,8 @@ def diagnose(
     noisy = _noisy(steps) if steps is not None else None
     if noisy:
         found.append(noisy)
+    if one_epoch and not found:  # one epoch cannot show overfitting, underfitting or a level curve
+        return [_too_few(steps)]
     return found or [finding("healthy", _healthy_text(history))]
 
 
@@ -133,6 +140,9 @@ def _diverged(history: pd.DataFrame, steps: pd.DataFrame | None, status: str) ->
 def _plateau(history: pd.DataFrame, steps: pd.DataFrame | None) -> dict[str, Any] | None:
     start = _start_loss(history, steps)
     end = float(history["train_loss"].iloc[-1])
+    if len(history) < 2 and steps is not None:  # one epoch's mean loss lies halfway down its curve
+        losses = steps["loss"].to_numpy(dtype=float)
+        end = float(losses[-max(5, len(losses) // 50) :].mean())
     if start <= 0 or (start - end) / start >= PLATEAU:
         return None
     moved = 100 * (start - end) / start
@@ -148,6 +158,15 @@ def _plateau(history: pd.DataFrame, steps: pd.DataFrame | None) -> dict[str, Any
             if simple
             else ""
         ),
+    )
+
+
+def _too_few(steps: pd.DataFrame | None) -> dict[str, Any]:
+    n = 0 if steps is None else len(steps)
+    return finding(
+        "too_few_epochs",
+        f"one epoch ({n} iterations) is too few to judge the training curve (plateau, overfitting, "
+        "convergence): train more epochs (e.g. train.epochs: 10) for a diagnosis.",
     )
 
 
