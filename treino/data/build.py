@@ -10,8 +10,10 @@ import pandas as pd
 import torch
 
 from treino.config import DataConfig
+from treino.data import lazy_images as lazy
 from treino.data.builtin import Images, Table
-from treino.data.core import Data, DataInfo, Split, assign_splits, check_finite
+from treino.data.core import Data, DataInfo, Split, assign_splits, check_finite, memory_budget, workers
+from treino.data.lazy_images import LazyImages
 from treino.data.preprocess import TablePreprocessor
 from treino.data.tables import check_target, choose_roles, describe_roles, infer_task
 from treino.errors import DataError
@@ -46,35 +48,49 @@ def _class_note(classes: list[str], counts: dict[str, list[int]]) -> str:
     return f"classes (train/val/test): {per}{' ...' if len(classes) > 12 else ''}"
 
 
-def image_data(raw: Images, cfg: DataConfig, g: torch.Generator, where: str) -> Data:
-    """Normalize by the train split's per-channel mean/std; augmentation marks train only."""
-    x, y = torch.from_numpy(raw.x), torch.from_numpy(raw.y)
+def image_data(raw: Images | LazyImages, cfg: DataConfig, g: torch.Generator, where: str) -> Data:
+    """Normalize by the train split's per-channel mean/std; augmentation marks train only.
+    Images left on disk (over data.memory_budget) give lazy splits, read by DataLoader workers."""
+    y = torch.from_numpy(raw.y)
     k = len(raw.classes)
     if k < 2:
         raise DataError(f"{where}: a single class ({raw.classes[0]!r}); a classifier needs at least two")
     task = "binary" if k == 2 else "multiclass"
     fixed = torch.from_numpy(np.array(raw.fixed, dtype=np.int64)) if raw.fixed is not None else None
     labels = y if _stratify(cfg, task) else None
-    tr, va, te = assign_splits(fixed, len(x), cfg.split.val, cfg.split.test, g, labels)
+    tr, va, te = assign_splits(fixed, len(y), cfg.split.val, cfg.split.test, g, labels)
     if fixed is None:
-        _check_split_sizes(cfg, len(x), (tr, va, te), where)
-    mean = x[tr].mean(dim=(0, 2, 3))  # per channel, train split only
-    std = x[tr].std(dim=(0, 2, 3)).clamp(min=1e-6)
+        _check_split_sizes(cfg, len(y), (tr, va, te), where)
+    notes = list(raw.notes or [])
+    if isinstance(raw, LazyImages):
+        n_workers = workers(cfg)
+        mean, std, sampled = lazy.channel_stats(raw, tr, g, n_workers)
+        notes += lazy.describe(raw, memory_budget(cfg), cfg.memory_budget, n_workers, sampled, len(tr))
+        shape = raw.shape
 
-    def norm(rows: torch.Tensor, augment: bool = False) -> Split:
-        return Split((x[rows] - mean[:, None, None]) / std[:, None, None], y[rows].float(), augment)
+        def norm(rows: torch.Tensor, augment: bool = False) -> Split:
+            return Split(None, y[rows].float(), augment, lazy.rows(raw, rows, mean, std, n_workers))
+
+    else:
+        x = torch.from_numpy(raw.x)
+        mean = x[tr].mean(dim=(0, 2, 3))  # per channel, train split only
+        std = x[tr].std(dim=(0, 2, 3)).clamp(min=1e-6)
+        shape = tuple(x.shape[1:])
+
+        def norm(rows: torch.Tensor, augment: bool = False) -> Split:
+            return Split((x[rows] - mean[:, None, None]) / std[:, None, None], y[rows].float(), augment)
 
     counts = {s: _counts(y[r], k) for s, r in zip(SPLITS, (tr, va, te), strict=True)}
-    notes = [*(raw.notes or []), _class_note(raw.classes, counts)]
+    notes.append(_class_note(raw.classes, counts))
     if cfg.image.augment:
         notes.append("augmentation: random flips and shifted crops on the train split")
     info = DataInfo(
-        task=task, kind="image", input_shape=tuple(x.shape[1:]), classes=raw.classes,
+        task=task, kind="image", input_shape=shape, classes=raw.classes,
         targets=["label"], source=where, sizes={"train": len(tr), "val": len(va), "test": len(te)},
         class_counts=counts, notes=notes,
     )  # fmt: skip
-    prep = {"kind": "image", "mean": mean.tolist(), "std": std.tolist(), "shape": list(x.shape[1:]),
-            "channels": int(x.shape[1]), "size": list(x.shape[2:])}  # fmt: skip
+    prep = {"kind": "image", "mean": mean.tolist(), "std": std.tolist(), "shape": list(shape),
+            "channels": int(shape[0]), "size": list(shape[1:])}  # fmt: skip
     return Data(norm(tr, cfg.image.augment), norm(va) if len(va) else None, norm(te) if len(te) else None,
                 info, prep)  # fmt: skip
 

@@ -4,7 +4,7 @@ arrays -> float32 (N, C, H, W) in [0, 1], resized and converted to the asked cha
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -14,6 +14,9 @@ from treino.config import ImageConfig
 from treino.data.builtin import Images, Table
 from treino.data.idx import read_idx_folder
 from treino.errors import DataError
+
+if TYPE_CHECKING:
+    from treino.data.lazy_images import LazyImages
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
 GRAY_MODES = {"1", "L", "LA", "I", "I;16", "F"}
@@ -26,9 +29,10 @@ def is_image(path: Path) -> bool:
     return path.suffix.lower() in IMAGE_SUFFIXES
 
 
-def read_folder(folder: Path, cfg: ImageConfig) -> Images | Table:
+def read_folder(folder: Path, cfg: ImageConfig, budget: int | None = None) -> Images | LazyImages | Table:
     """An IDX folder, a class-per-subfolder image folder (optionally under train/val/test), or
-    a class-per-subfolder folder of .txt files (a text table)."""
+    a class-per-subfolder folder of .txt files (a text table). Images over `budget` bytes
+    decoded are left on disk, their headers read (`LazyImages`)."""
     found = read_idx_folder(folder)
     if found is not None:
         x, y, is_test = found
@@ -37,9 +41,8 @@ def read_folder(folder: Path, cfg: ImageConfig) -> Images | Table:
         return adapt(images, cfg)
     subs = sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
     if subs and all(p.name.lower() in SPLIT_FOLDERS for p in subs):
-        return _split_folders(folder, subs, cfg)
-    files = {p.name: sorted(f for f in p.rglob("*") if f.is_file() and is_image(f)) for p in subs}
-    files = {k: v for k, v in files.items() if v}
+        return _split_folders(folder, subs, cfg, budget)
+    files = _class_files(subs)
     if not files:
         texts = {p.name: sorted(p.rglob("*.txt")) for p in subs}
         if any(texts.values()):
@@ -56,11 +59,34 @@ def read_folder(folder: Path, cfg: ImageConfig) -> Images | Table:
     classes = list(files)
     paths = [f for c in classes for f in files[c]]
     labels = np.array([k for k, c in enumerate(classes) for _ in files[c]], dtype=np.int64)
-    return decode(paths, labels, classes, cfg, str(folder))
+    return _images(paths, labels, classes, cfg, str(folder), budget)
 
 
-def _split_folders(folder: Path, subs: list[Path], cfg: ImageConfig) -> Images:
+def _class_files(subs: list[Path]) -> dict[str, list[Path]]:
+    """Class name -> its image files, for the class subfolders that hold any."""
+    files = {p.name: sorted(f for f in p.rglob("*") if f.is_file() and is_image(f)) for p in subs}
+    return {k: v for k, v in files.items() if v}
+
+
+def _images(
+    paths: list[Path], labels: np.ndarray, classes: list[str], cfg: ImageConfig, where: str,
+    budget: int | None,
+) -> Images | LazyImages:  # fmt: skip
+    """Decoded, or left on disk (headers read) when decoding would take more than `budget` bytes."""
+    from treino.data.lazy_images import decoded_bytes, scan
+
+    if budget is not None and decoded_bytes(paths, cfg) > budget:
+        return scan(paths, labels, classes, cfg, where)
+    return decode(paths, labels, classes, cfg, where)
+
+
+def _split_folders(
+    folder: Path, subs: list[Path], cfg: ImageConfig, budget: int | None
+) -> Images | LazyImages:
     """train/ (and val/, test/) subfolders, each with the same class subfolders."""
+    lazy = _lazy_split_folders(folder, subs, cfg, budget)
+    if lazy is not None:
+        return lazy
     parts = [(p, read_folder(p, cfg)) for p in subs]
     if any(not isinstance(raw, Images) for _, raw in parts):
         raise DataError(f"{folder}: train/val/test subfolders must each hold class subfolders of images")
@@ -82,6 +108,30 @@ def _split_folders(folder: Path, subs: list[Path], cfg: ImageConfig) -> Images:
     return Images(np.concatenate(xs), np.concatenate(ys), classes, np.concatenate(fixed))
 
 
+def _lazy_split_folders(
+    folder: Path, subs: list[Path], cfg: ImageConfig, budget: int | None
+) -> LazyImages | None:
+    """train/val/test subfolders of class folders whose images, all together, are over `budget`
+    decoded: their headers read; None when they fit (or are not all image folders)."""
+    from treino.data.lazy_images import decoded_bytes, scan
+
+    if budget is None:
+        return None
+    listed = [(p, _class_files(sorted(c for c in p.iterdir() if c.is_dir() and not c.name.startswith("."))))
+              for p in subs]  # fmt: skip
+    every = [f for _, files in listed for fs in files.values() for f in fs]
+    if not all(files for _, files in listed) or decoded_bytes(every, cfg) <= budget:
+        return None
+    if "train" not in {p.name.lower() for p in subs}:
+        raise DataError(f"{folder}: has {', '.join(p.name for p in subs)} but no train/ subfolder; add it")
+    classes = sorted({c for _, files in listed for c in files})
+    labels = np.array([classes.index(c) for _, files in listed for c, fs in files.items() for _ in fs])
+    fixed = np.array(
+        [SPLIT_FOLDERS[p.name.lower()] for p, files in listed for fs in files.values() for _ in fs]
+    )
+    return scan(every, labels.astype(np.int64), classes, cfg, str(folder), fixed.astype(np.int64))
+
+
 def _text_folder(folder: Path, texts: dict[str, list[Path]]) -> Table:
     """One subfolder per class of .txt files -> a (text, label) table."""
     rows = [
@@ -90,6 +140,11 @@ def _text_folder(folder: Path, texts: dict[str, list[Path]]) -> Table:
     if len({label for _, label in rows}) < 2:
         raise DataError(f"{folder}: only one class folder of .txt files; a classifier needs at least two")
     return Table(pd.DataFrame(rows, columns=["text", "label"]), ["label"])
+
+
+def reason(exc: BaseException) -> str:
+    """Why Pillow could not read a file, without the path it repeats."""
+    return str(exc).split(" '")[0] if str(exc) else type(exc).__name__
 
 
 def eight_bit(img: Any) -> Any:
@@ -115,9 +170,8 @@ def decode(paths: list[Path], labels: np.ndarray, classes: list[str], cfg: Image
                 arrays.append((i, img.copy()))
         except (UnidentifiedImageError, OSError, ValueError) as exc:
             if not cfg.skip_bad:
-                reason = str(exc).split(" '")[0] if str(exc) else type(exc).__name__
                 raise DataError(
-                    f"{path}: cannot read this image ({reason}); remove it or set data.image.skip_bad: true"
+                    f"{path}: cannot read this image ({reason(exc)}); remove it or set data.image.skip_bad: true"
                 ) from None
             bad.append(path)
     channels = cfg.channels if cfg.channels != "auto" else (1 if modes <= GRAY_MODES else 3)
@@ -143,8 +197,11 @@ def decode(paths: list[Path], labels: np.ndarray, classes: list[str], cfg: Image
     return Images(np.stack(out), labels[keep], classes, None, notes)
 
 
-def read_image_table(frame: pd.DataFrame, column: str, target: str, base: Path, cfg: ImageConfig) -> Images:
-    """A table of image paths (relative to the table's folder) and labels."""
+def read_image_table(
+    frame: pd.DataFrame, column: str, target: str, base: Path, cfg: ImageConfig, budget: int | None = None
+) -> Images | LazyImages:
+    """A table of image paths (relative to the table's folder) and labels; left on disk (headers
+    read) when decoding them would take more than `budget` bytes."""
     labels = frame[target]
     if labels.isna().any():
         row = int(np.argmax(labels.isna().to_numpy()))
@@ -159,7 +216,7 @@ def read_image_table(frame: pd.DataFrame, column: str, target: str, base: Path, 
         raise DataError(
             f"{missing}: no such image (from column '{column}'); fix the path or set data.image.skip_bad: true"
         )
-    return decode(paths, y, classes, cfg, str(base))
+    return _images(paths, y, classes, cfg, str(base), budget)
 
 
 def read_npz(path: Path, cfg: ImageConfig) -> Images | Table:

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import torch
-from torch.utils.data import DataLoader, Dataset, TensorDataset
+from torch.utils.data import DataLoader, Dataset, Sampler, TensorDataset
 
 Batch = tuple[torch.Tensor, torch.Tensor]
 EVAL_ROWS = 1024  # rows per forward pass when evaluating
@@ -59,6 +59,21 @@ class InMemory:
             yield self.x[start : start + rows], self.y[start : start + rows]
 
 
+class LoopShuffled(Sampler[int]):
+    """Row indices in a new random order every epoch, drawn from `generator` as InMemory draws
+    its permutation. `Loader.epoch` hands it the loop's generator, so lazy data is shuffled as
+    the same data in memory would be, and a resumed run draws the orders of an uninterrupted one."""
+
+    def __init__(self, n: int, generator: torch.Generator | None) -> None:
+        self.n, self.generator = n, generator
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(torch.randperm(self.n, generator=self.generator).tolist())
+
+
 class Loader:
     """A DataLoader the user built, or one built around a Dataset that is not in memory. With a
     `task`, each batch's targets are prepared for it (lazy splits of treino's own data)."""
@@ -77,6 +92,9 @@ class Loader:
         return self  # batches move as they come
 
     def epoch(self, generator: torch.Generator | None) -> Iterator[Batch]:
+        sampler = self.loader.sampler
+        if isinstance(sampler, LoopShuffled) and generator is not None:
+            sampler.generator = generator  # the loop's: saved in checkpoints, so resume draws the same
         return self.ordered()
 
     def ordered(self, rows: int = EVAL_ROWS) -> Iterator[Batch]:
