@@ -156,6 +156,11 @@ class ModelConfig(Section):
     hidden: list[int] = Field(default_factory=lambda: [64], description="MLP hidden sizes.")
     activation: Literal["relu", "tanh", "sigmoid", "gelu", "leaky_relu", "elu"] = "relu"
     dropout: float = Field(0.0, ge=0, lt=1, description="Dropout probability after each layer.")
+    clip_inputs: bool = Field(
+        True,
+        description="mlp on tables: clamp each input to its range in the train split, so a wild value in "
+        "new data (a typo, a unit error) cannot send the prediction far off; false = extrapolate.",
+    )
     batch_norm: bool | None = Field(
         None, description="Batch normalization after each layer; null = on for cnn, off for mlp."
     )

@@ -29,6 +29,7 @@ __all__ = [
     "build",
     "count_parameters",
     "example_input",
+    "fit_input_range",
     "format_summary",
     "initialize",
     "load_pretrained",
@@ -76,9 +77,9 @@ def _linear(cfg: ModelConfig, info: DataInfo) -> nn.Module:
 
 @MODELS.register("mlp")
 def _mlp(cfg: ModelConfig, info: DataInfo) -> nn.Module:
-    return MLP(
-        info.input_shape, info.n_outputs, cfg.hidden, cfg.activation, cfg.dropout, bool(cfg.batch_norm)
-    )
+    bounded = cfg.clip_inputs and info.kind == "table"
+    return MLP(info.input_shape, info.n_outputs, cfg.hidden, cfg.activation, cfg.dropout,
+               bool(cfg.batch_norm), bounded)  # fmt: skip
 
 
 @MODELS.register("cnn")
@@ -189,6 +190,13 @@ def load_pretrained(model: nn.Module, path: str | Path, strict: bool = True) -> 
     returns a one-line note. See treino.models.weights."""
     core = model.core if isinstance(model, WithRescale) else model
     return W.load_into(core, path, strict)
+
+
+def fit_input_range(model: nn.Module, x: Tensor) -> None:
+    """Give a bounded MLP (model.clip_inputs, on tables) the range of the training inputs."""
+    for module in model.modules():
+        if isinstance(module, MLP) and module.bounded:
+            module.fit_range(x)
 
 
 def count_parameters(model: nn.Module) -> int:

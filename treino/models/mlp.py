@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import torch
 from torch import Tensor, nn
 
 ACTIVATIONS = {
@@ -48,10 +49,25 @@ class MLP(nn.Module):
         activation: str = "relu",
         dropout: float = 0.0,
         batch_norm: bool = False,
+        bounded: bool = False,
     ) -> None:
         super().__init__()
-        self.body, width = dense_stack(math.prod(input_shape), hidden, activation, dropout, batch_norm)
+        n_in = math.prod(input_shape)
+        self.body, width = dense_stack(n_in, hidden, activation, dropout, batch_norm)
         self.out = nn.Linear(width, n_outputs)
+        self.bounded = bounded
+        if bounded:  # the train split's range of each input, set by fit_range (unbounded until then)
+            self.register_buffer("low", torch.full((n_in,), -math.inf))
+            self.register_buffer("high", torch.full((n_in,), math.inf))
+
+    def fit_range(self, x: Tensor) -> None:
+        """Remember the range of each input over the training rows `x`."""
+        flat = x.flatten(1).float()
+        self.low.copy_(flat.amin(0))
+        self.high.copy_(flat.amax(0))
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.out(self.body(x.flatten(1)))  # (B, in) -> (B, out)
+        x = x.flatten(1)  # (B, in)
+        if self.bounded:  # a value far outside training (a typo, a unit error) stays at its edge
+            x = torch.clamp(x, self.low, self.high)
+        return self.out(self.body(x))  # (B, out)
