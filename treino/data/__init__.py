@@ -13,9 +13,10 @@ import torch
 from treino.config import DataConfig
 from treino.data.build import image_data, table_data
 from treino.data.builtin import DATASETS, Images, Table, subsample
-from treino.data.core import Data, DataInfo, Split
+from treino.data.core import Data, DataInfo, Split, memory_budget
 from treino.data.idx import is_idx
 from treino.data.images import IMAGE_SUFFIXES, read_folder, read_image_table, read_npz
+from treino.data.lazy_images import LazyImages, concat
 from treino.data.preprocess import transform_frame
 from treino.data.tables import check_numbers, read_table
 from treino.errors import DataError
@@ -46,12 +47,12 @@ def load(cfg: DataConfig, generator: torch.Generator, seed: int = 0) -> Data:
                     f"(leakage); give a separate file, or leave data.{name} out to split data.source"
                 )
             raw = _append(raw, _read_path(Path(extra).expanduser(), cfg, f"data.{SPLITS[code]}"), code, extra)
-    if isinstance(raw, Images):
+    if isinstance(raw, Images | LazyImages):
         return image_data(raw, cfg, generator, where)
     return table_data(raw, cfg, generator, where)
 
 
-def resolve(cfg: DataConfig, seed: int) -> tuple[Table | Images, str]:
+def resolve(cfg: DataConfig, seed: int) -> tuple[Table | Images | LazyImages, str]:
     """The raw source: a built-in dataset or a file/folder, and a name for messages."""
     source = cfg.source
     if source in DATASETS:
@@ -77,12 +78,12 @@ def resolve(cfg: DataConfig, seed: int) -> tuple[Table | Images, str]:
     )
 
 
-def _read_path(path: Path, cfg: DataConfig, key: str) -> Table | Images:
+def _read_path(path: Path, cfg: DataConfig, key: str) -> Table | Images | LazyImages:
     """A file or folder as a raw table or raw images."""
     if not path.exists():
         raise DataError(f"{key}: {path}: no such file or folder; check the path")
     if path.is_dir():
-        return read_folder(path, cfg.image)
+        return read_folder(path, cfg.image, memory_budget(cfg))
     if path.suffix.lower() == ".npz":
         return read_npz(path, cfg.image)
     if is_idx(path):
@@ -98,7 +99,7 @@ def _read_path(path: Path, cfg: DataConfig, key: str) -> Table | Images:
     target = [cfg.target] if isinstance(cfg.target, str) else list(cfg.target)
     images = _image_column(frame, target)
     if images is not None and len(target) == 1 and target[0] in frame.columns:
-        return read_image_table(frame, images, target[0], path.parent, cfg.image)
+        return read_image_table(frame, images, target[0], path.parent, cfg.image, memory_budget(cfg))
     fixed = None
     if cfg.split.column is not None:
         frame, fixed = _split_column(frame, cfg.split.column, str(path))
@@ -138,12 +139,21 @@ def _split_column(frame: pd.DataFrame, column: str, where: str) -> tuple[pd.Data
     return frame.drop(columns=[column]), codes.to_numpy(dtype=np.int64)
 
 
-def _append(raw: Table | Images, extra: Table | Images, code: int, where: str) -> Table | Images:
+Raw = Table | Images | LazyImages
+
+
+def _append(raw: Raw, extra: Raw, code: int, where: str) -> Raw:
     """Add a separate val/test source to the main one, its rows fixed to that split."""
     n_raw = len(raw.frame) if isinstance(raw, Table) else len(raw.y)
     n_extra = len(extra.frame) if isinstance(extra, Table) else len(extra.y)
     fixed = raw.fixed if raw.fixed is not None else np.full(n_raw, -1, dtype=np.int64)
     fixed = np.concatenate([fixed, np.full(n_extra, code, dtype=np.int64)])
+    if (
+        isinstance(raw, Images | LazyImages)
+        and isinstance(extra, Images | LazyImages)
+        and (isinstance(raw, LazyImages) or isinstance(extra, LazyImages))
+    ):
+        return concat(raw, extra, fixed, where)
     if isinstance(raw, Table) and isinstance(extra, Table):
         absent = [c for c in raw.frame.columns if c not in extra.frame.columns]
         if absent:
