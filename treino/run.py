@@ -223,6 +223,18 @@ def _train(
     return Run(run_dir, cfg, frame, metrics, model)
 
 
+def overhead_line(timing: dict[str, Any]) -> str | None:
+    """The summary's overhead line: above 5% of the training time, and only when it adds up to
+    seconds (a tiny table's 20 ms epochs are mostly bookkeeping, which costs nobody anything)."""
+    share, seconds = timing["overhead"], timing["overhead"] * timing["train_seconds"]
+    if share <= 0.05 or seconds < 2.0:
+        return None
+    return (
+        f"treino overhead: {share:.0%} of the training time ({seconds:.1f} s) was outside forward, "
+        f"backward and the optimizer step"
+    )
+
+
 def _settle(history: Any, model: nn.Module, cfg: C.Config, run_dir: Path, signals: guard.SignalGuard) -> str:
     """The run's status after fit(); a stopped run keeps the model of its last complete epoch."""
     status = history.status
@@ -318,7 +330,7 @@ def _summary(metrics: dict[str, Any], run_dir: Path, quiet: bool) -> None:
         console.print(metrics["stop_reason"])
     if metrics["timing"]["compile_seconds"]:
         console.print(f"torch.compile: {metrics['timing']['compile_seconds']:.1f} s of the training time")
-    if metrics["timing"]["overhead"] > 0.05:  # worth a look only above 5%
-        console.print(f"treino overhead: {metrics['timing']['overhead']:.0%} of the training time was "
-                      "outside forward, backward and the optimizer step")  # fmt: skip
+    line = overhead_line(metrics["timing"])
+    if line:
+        console.print(line)
     console.print(f"run folder: {run_dir}")
