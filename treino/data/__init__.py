@@ -18,6 +18,8 @@ from treino.data.idx import is_idx
 from treino.data.images import IMAGE_SUFFIXES, read_folder, read_image_table, read_npz
 from treino.data.lazy_images import LazyImages, concat
 from treino.data.preprocess import transform_frame
+from treino.data.stream import StreamTable, open_table, over_budget, whole_note
+from treino.data.stream_fit import stream_data
 from treino.data.tables import check_numbers, read_table
 from treino.errors import DataError
 from treino.registry import did_you_mean
@@ -38,6 +40,8 @@ def load(cfg: DataConfig, generator: torch.Generator, seed: int = 0) -> Data:
         (torch.Size([102, 4]), 'multiclass')
     """
     raw, where = resolve(cfg, seed)
+    if isinstance(raw, StreamTable):  # a Parquet table over data.memory_budget
+        return stream_data(raw, cfg, where, seed)
     for code, extra in ((1, cfg.val), (2, cfg.test)):
         if extra is not None:
             name = SPLITS[code]
@@ -49,10 +53,12 @@ def load(cfg: DataConfig, generator: torch.Generator, seed: int = 0) -> Data:
             raw = _append(raw, _read_path(Path(extra).expanduser(), cfg, f"data.{SPLITS[code]}"), code, extra)
     if isinstance(raw, Images | LazyImages):
         return image_data(raw, cfg, generator, where)
-    return table_data(raw, cfg, generator, where)
+    data = table_data(raw, cfg, generator, where)
+    data.info.notes += whole_note(where, cfg)
+    return data
 
 
-def resolve(cfg: DataConfig, seed: int) -> tuple[Table | Images | LazyImages, str]:
+def resolve(cfg: DataConfig, seed: int) -> tuple[Table | Images | LazyImages | StreamTable, str]:
     """The raw source: a built-in dataset or a file/folder, and a name for messages."""
     source = cfg.source
     if source in DATASETS:
@@ -78,7 +84,7 @@ def resolve(cfg: DataConfig, seed: int) -> tuple[Table | Images | LazyImages, st
     )
 
 
-def _read_path(path: Path, cfg: DataConfig, key: str) -> Table | Images | LazyImages:
+def _read_path(path: Path, cfg: DataConfig, key: str) -> Table | Images | LazyImages | StreamTable:
     """A file or folder as a raw table or raw images."""
     if not path.exists():
         raise DataError(f"{key}: {path}: no such file or folder; check the path")
@@ -92,6 +98,8 @@ def _read_path(path: Path, cfg: DataConfig, key: str) -> Table | Images | LazyIm
         )
     if path.suffix.lower() in IMAGE_SUFFIXES:
         raise DataError(f"{path}: a single image; give a folder with one subfolder of images per class")
+    if key == "data.source" and over_budget(path, cfg):
+        return open_table(path, cfg)
     frame = check_numbers(read_table(path), str(path))
     if cfg.target is None:
         cols = ", ".join(map(str, frame.columns[:30]))
