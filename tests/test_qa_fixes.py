@@ -98,3 +98,52 @@ def test_one_epoch_of_many_iterations_is_judged_on_them():
     level = pd.DataFrame({"step": range(1, 101), "epoch": 1, "loss": 0.3 + 0.7 * np.exp(-np.arange(100) / 5)})
     history = pd.DataFrame({"epoch": [1], "train_loss": [0.4], "val_loss": [0.35]})
     assert [f["code"] for f in diagnose(history, level)] == ["too_few_epochs"]
+
+
+def _rows(n: int = 30) -> str:
+    return "".join(f"{i * 0.5},{'São Paulo' if i % 2 else 'Bogotá'},{i % 2}\n" for i in range(n))
+
+
+def test_a_utf16_csv_is_read_not_called_binary(tmp_path):
+    # Excel's "Unicode text" and UTF-16 exports: "not a text table (binary content)"
+    from treino.data.tables import read_table
+
+    for encoding, bom in (("utf-16-le", b"\xff\xfe"), ("utf-16-be", b"\xfe\xff"), ("utf-8", b"\xef\xbb\xbf")):
+        path = tmp_path / f"{encoding}.csv"
+        path.write_bytes(bom + ("área,cidade,y\n" + _rows()).encode(encoding))
+        frame = read_table(path)
+        assert list(frame.columns) == ["área", "cidade", "y"], encoding
+        assert frame["cidade"].iloc[:2].tolist() == ["Bogotá", "São Paulo"]
+        assert frame["área"].iloc[-1] == 14.5
+    tab = tmp_path / "unicode.txt"  # Excel: tab-separated UTF-16 LE
+    tab.write_text("área\tcidade\ty\n" + _rows().replace(",", "\t"), encoding="utf-16")
+    assert read_table(tab).shape == (30, 3)
+    lines = tmp_path / "rows.jsonl"
+    lines.write_text('{"a": 1, "y": "sim"}\n{"a": 2, "y": "não"}\n', encoding="utf-16")
+    assert read_table(lines)["y"].tolist() == ["sim", "não"]
+
+
+def test_train_and_predict_on_utf16_csv(cli, tmp_path):
+    path = tmp_path / "vendas.csv"
+    path.write_text("área,cidade,y\n" + _rows(), encoding="utf-16")
+    out = tmp_path / "r"
+    result = cli(["train", "--data", path, "--target", "y", "--set", "train.epochs=1", "--out", out, "-q"])
+    assert result.exit_code == 0, result.output
+    result = cli(["predict", out, path, "--output", tmp_path / "p.csv"])
+    assert result.exit_code == 0, result.output
+    import pandas as pd
+
+    assert len(pd.read_csv(tmp_path / "p.csv")) == 30
+
+
+def test_nul_bytes_without_a_bom_are_still_binary(tmp_path):
+    import pytest
+
+    from treino.data.tables import read_table
+    from treino.errors import DataError
+
+    path = tmp_path / "blob.csv"
+    path.write_bytes(b"a,b\x00\x01\x02\n")
+    with pytest.raises(DataError) as info:
+        read_table(path)
+    assert str(info.value) == f"{path}: not a text table (binary content); give a CSV/TSV/Parquet/JSONL file"

@@ -15,7 +15,7 @@ import pandas as pd
 import torch
 
 from treino.data.images import eight_bit
-from treino.data.tables import READ_ERRORS, READERS, extra_field, read_error, shifted
+from treino.data.tables import READ_ERRORS, READERS, _separator, extra_field, read_error, shifted, text_head
 from treino.errors import DataError
 
 if TYPE_CHECKING:
@@ -112,14 +112,6 @@ def _array_frame(data: np.ndarray | torch.Tensor, needed: list[str]) -> pd.DataF
     return pd.DataFrame(values, columns=needed)
 
 
-def _sniff(path: Path) -> str:
-    """The field separator, found exactly as training's reader finds it."""
-    from treino.data.tables import _separator
-
-    with path.open("rb") as f:
-        return _separator(f.read(65536))
-
-
 def _file_frames(path: Path, rows: int) -> Iterator[pd.DataFrame]:
     """A table file, `rows` rows at a time, column names stripped as training strips them."""
     if path.is_dir():
@@ -131,12 +123,7 @@ def _file_frames(path: Path, rows: int) -> Iterator[pd.DataFrame]:
         raise DataError(f"{path}: unknown table format '{path.suffix}'; use .csv, .tsv, .parquet or .jsonl")
     if path.stat().st_size == 0:
         raise DataError(f"{path}: the file is empty; give a table with a header row and data rows")
-    if fmt != "parquet":
-        with path.open("rb") as handle:
-            if b"\x00" in handle.read(4096):
-                raise DataError(
-                    f"{path}: not a text table (binary content); give a CSV/TSV/Parquet/JSONL file"
-                )
+    head, encoding = text_head(path) if fmt != "parquet" else (b"", "utf-8")
     try:
         if fmt == "parquet":
             import pyarrow.parquet as pq
@@ -145,13 +132,14 @@ def _file_frames(path: Path, rows: int) -> Iterator[pd.DataFrame]:
                 b.to_pandas() for b in pq.ParquetFile(path).iter_batches(batch_size=rows)
             )
         elif fmt == "jsonl":
-            chunks = iter(pd.read_json(path, lines=True, chunksize=rows))
-        else:
-            sep = "\t" if fmt == "tsv" else _sniff(path)
-            with path.open("rb") as handle:  # a separator ending every row: as training reads it
-                head = handle.read(65536)
-            extra = extra_field(head, sep) and shifted(path, pd.read_csv(path, sep=sep, nrows=1000))
-            chunks = iter(pd.read_csv(path, sep=sep, chunksize=rows, index_col=False if extra else None))
+            chunks = iter(pd.read_json(path, lines=True, chunksize=rows, encoding=encoding))
+        else:  # the separator, and one ending every row, found as training's reader finds them
+            sep = "\t" if fmt == "tsv" else _separator(head, encoding)
+            extra = extra_field(head, sep, encoding) and shifted(
+                path, pd.read_csv(path, sep=sep, nrows=1000, encoding=encoding)
+            )
+            chunks = iter(pd.read_csv(path, sep=sep, chunksize=rows, index_col=False if extra else None,
+                                      encoding=encoding))  # fmt: skip
         empty = True
         for frame in chunks:
             frame.columns = [str(c).strip() for c in frame.columns]

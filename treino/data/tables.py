@@ -18,6 +18,8 @@ CLASS_MAX_INTEGERS = 20  # an integer target with at most this many values is a 
 NUMERIC_SHARE = 0.9  # a text column whose values are at least this share numbers is numeric
 DATE = re.compile(r"^\s*\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}([ T]\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?)?\s*$")
 RAGGED = re.compile(r"Expected (\d+) fields in line (\d+), saw (\d+)")
+# byte-order marks: Excel's "Unicode text" is UTF-16 LE with a BOM, its "CSV UTF-8" has one too
+BOMS = ((b"\xef\xbb\xbf", "utf-8-sig"), (b"\xff\xfe", "utf-16"), (b"\xfe\xff", "utf-16"))
 
 
 def read_table(path: Path) -> pd.DataFrame:
@@ -33,22 +35,17 @@ def read_table(path: Path) -> pd.DataFrame:
         )
     if path.stat().st_size == 0:
         raise DataError(f"{path}: the file is empty; give a table with a header row and data rows")
-    head = b""
-    if fmt != "parquet":
-        with path.open("rb") as handle:
-            head = handle.read(65536)
-        if b"\x00" in head:
-            raise DataError(f"{path}: not a text table (binary content); give a CSV/TSV/Parquet/JSONL file")
+    head, encoding = text_head(path) if fmt != "parquet" else (b"", "utf-8")
     try:
         if fmt in ("csv", "tsv"):
-            sep = _separator(head) if fmt == "csv" else "\t"
-            frame = pd.read_csv(path, sep=sep)
-            if extra_field(head, sep) and shifted(path, frame):
-                frame = pd.read_csv(path, sep=sep, index_col=False)
+            sep = _separator(head, encoding) if fmt == "csv" else "\t"
+            frame = pd.read_csv(path, sep=sep, encoding=encoding)
+            if extra_field(head, sep, encoding) and shifted(path, frame):
+                frame = pd.read_csv(path, sep=sep, index_col=False, encoding=encoding)
         elif fmt == "parquet":
             frame = pd.read_parquet(path)
         else:
-            frame = pd.read_json(path, lines=True)
+            frame = pd.read_json(path, lines=True, encoding=encoding)
     except READ_ERRORS as exc:
         raise read_error(path, fmt, exc) from None
     if frame.empty:
@@ -57,12 +54,23 @@ def read_table(path: Path) -> pd.DataFrame:
     return frame
 
 
-def extra_field(head: bytes, sep: str) -> bool:
+def text_head(path: Path) -> tuple[bytes, str]:
+    """The first 64 KiB of a text table and its encoding: UTF-16 or UTF-8 as its byte-order mark
+    says, else UTF-8. NUL bytes without a UTF-16 mark: not text."""
+    with path.open("rb") as handle:
+        head = handle.read(65536)
+    encoding = next((name for bom, name in BOMS if head.startswith(bom)), "utf-8")
+    if encoding != "utf-16" and b"\x00" in head:
+        raise DataError(f"{path}: not a text table (binary content); give a CSV/TSV/Parquet/JSONL file")
+    return head, encoding
+
+
+def extra_field(head: bytes, sep: str, encoding: str = "utf-8") -> bool:
     """The first row has one field more than the header: pandas then takes the first field of
     every row as the row index and shifts the columns left."""
     import csv
 
-    rows = list(csv.reader(head.decode("utf-8", errors="replace").splitlines()[:2], delimiter=sep))
+    rows = list(csv.reader(head.decode(encoding, errors="replace").splitlines()[:2], delimiter=sep))
     return len(rows) == 2 and len(rows[1]) == len(rows[0]) + 1
 
 
@@ -109,11 +117,11 @@ def not_utf8(path: Path, exc: UnicodeDecodeError) -> DataError:
     )
 
 
-def _separator(head: bytes) -> str:
+def _separator(head: bytes, encoding: str = "utf-8") -> str:
     """, ; tab or | from the first lines (pandas' own sniffing needs its slow python engine)."""
     import csv
 
-    lines = head.decode("utf-8", errors="replace").splitlines()
+    lines = head.decode(encoding, errors="replace").splitlines()
     lines = lines[:-1] if len(lines) > 1 else lines  # the last one may be cut short
     lines = lines[:20]
     try:
