@@ -245,3 +245,23 @@ def test_split_folders_and_path_tables_go_lazy(tmp_path: Path) -> None:
     table = load(DataConfig(source=str(tmp_path / "t.csv"), target="label", memory_budget="1KB", workers=0),
                  torch.Generator())  # fmt: skip
     assert table.train.lazy and table.info.classes == ["bright", "dark"] and folder.exists()
+
+
+@pytest.mark.parametrize("augment", [False, True])
+def test_a_lazy_split_shards_over_ranks_with_its_targets_and_augmentation(
+    folder: Path, augment: bool
+) -> None:
+    from treino import distributed
+
+    cfg = DataConfig(source=str(folder), memory_budget="1KB", workers=0, image={"augment": augment})
+    data = load(cfg, torch.Generator().manual_seed(0))
+    source = data.train.source(4, torch.Generator(), "multiclass")
+    shards = [distributed.Group(r, 2).shard(source, seed=0) for r in (0, 1)]
+    batches = [b for s in shards for b in s.epoch(torch.Generator().manual_seed(7))]
+    assert all(len(x) == 2 for x, _ in batches)  # global batch 4 = 2 ranks x 2
+    ys = torch.cat([y for _, y in batches])
+    assert ys.dtype == torch.long and sorted(ys.tolist()) == sorted(data.train.y.long().tolist())
+    originals = data.train.take(torch.arange(len(data.train))).flatten(1)  # (28, 64)
+    seen = torch.cat([x for x, _ in batches]).flatten(1)
+    unchanged = sum(bool((originals == row).all(1).any()) for row in seen)
+    assert (unchanged < len(seen)) if augment else (unchanged == len(seen))

@@ -13,6 +13,7 @@ pads its indices (by repeating its first rows).
 
 from __future__ import annotations
 
+import copy
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -253,16 +254,20 @@ class Shard:
 
 
 class ShardedLoader(Loader):
-    """Lazy data: a DataLoader over a DistributedSampler, reshuffled from the shared generator."""
+    """Lazy data: a DataLoader over a DistributedSampler, reshuffled from the shared generator.
+    Its batches go through the source's own epoch(): targets prepared for the task, lazy
+    images augmented."""
 
     def __init__(self, loader: DataLoader, sampler: DistributedSampler, whole: Loader) -> None:
-        super().__init__(loader)
+        super().__init__(loader, whole.task)
         self.sampler, self.whole = sampler, whole
+        self.inner = copy.copy(whole)  # the source's class and settings, reading this rank's share
+        self.inner.loader = loader
 
     def epoch(self, generator: torch.Generator | None) -> Iterator[Batch]:
         # The same draw on every rank (same seed, same generator), and it survives a resume.
         self.sampler.set_epoch(int(torch.randint(2**31 - 1, (), generator=generator)))
-        yield from self.loader
+        yield from self.inner.epoch(generator)
 
     def ordered(self, rows: int = EVAL_ROWS) -> Iterator[Batch]:
         return self.whole.ordered(rows)
@@ -280,6 +285,7 @@ def _sharded_loader(source: Loader, rank: int, world: int, seed: int) -> Sharded
     sharded = DataLoader(
         loader.dataset, batch_size=batch // world, sampler=sampler, num_workers=loader.num_workers,
         collate_fn=loader.collate_fn, pin_memory=loader.pin_memory, drop_last=loader.drop_last,
-        persistent_workers=loader.persistent_workers,
+        persistent_workers=loader.persistent_workers, generator=loader.generator,
+        prefetch_factor=loader.prefetch_factor if loader.num_workers else None,
     )  # fmt: skip
     return ShardedLoader(sharded, sampler, source)
