@@ -14,42 +14,49 @@ def _confusion(pred: torch.Tensor, true: torch.Tensor, k: int) -> torch.Tensor:
     return torch.bincount(true * k + pred, minlength=k * k).reshape(k, k)
 
 
-def _per_class(outputs: torch.Tensor, targets: torch.Tensor, task: TaskName) -> torch.Tensor:
-    """(3, K') precision, recall, f1 per class, over the classes seen in targets or predictions."""
-    pred = predict_labels(outputs, task)
-    true = targets.reshape(-1).long()
-    k = 2 if task == "binary" else outputs.shape[1]
-    cm = _confusion(pred, true, k).double()
-    tp = cm.diag()
-    predicted, actual = cm.sum(0), cm.sum(1)
-    seen = (predicted + actual) > 0
-    precision = torch.where(predicted > 0, tp / predicted.clamp(min=1), 0.0)
-    recall = torch.where(actual > 0, tp / actual.clamp(min=1), 0.0)
-    denom = precision + recall
-    f1 = torch.where(denom > 0, 2 * precision * recall / denom.clamp(min=1e-12), 0.0)
-    return torch.stack([precision, recall, f1])[:, seen]
+class Labels:
+    """What every classification metric reads, computed once per evaluation: predicted and true
+    labels (N,) and the per-class precision/recall/f1 table (3, K'), over the classes seen in
+    targets or predictions."""
+
+    def __init__(self, outputs: torch.Tensor, targets: torch.Tensor, task: TaskName) -> None:
+        self.outputs, self.task = outputs, task
+        self.pred = predict_labels(outputs, task)
+        self.true = targets.reshape(-1).long()
+        k = 2 if task == "binary" else outputs.shape[1]
+        cm = _confusion(self.pred, self.true, k).double()
+        tp = cm.diag()
+        predicted, actual = cm.sum(0), cm.sum(1)
+        seen = (predicted + actual) > 0
+        precision = torch.where(predicted > 0, tp / predicted.clamp(min=1), 0.0)
+        recall = torch.where(actual > 0, tp / actual.clamp(min=1), 0.0)
+        denom = precision + recall
+        f1 = torch.where(denom > 0, 2 * precision * recall / denom.clamp(min=1e-12), 0.0)
+        self.per_class = torch.stack([precision, recall, f1])[:, seen]
 
 
-def accuracy(outputs: torch.Tensor, targets: torch.Tensor, task: TaskName) -> float:
-    pred = predict_labels(outputs, task)
-    return (pred == targets.reshape(-1).long()).double().mean().item()
+def accuracy(labels: Labels) -> float:
+    return (labels.pred == labels.true).double().mean().item()
 
 
-def auc(outputs: torch.Tensor, targets: torch.Tensor, task: TaskName) -> float:
-    """Area under the ROC curve (binary), by ranks with ties averaged."""
-    from sklearn.metrics import roc_auc_score
+def auc(labels: Labels) -> float:
+    """Area under the ROC curve (binary), as scikit-learn's roc_auc_score gives it."""
+    from sklearn.metrics import auc as area
+    from sklearn.metrics import roc_curve
 
-    true = targets.reshape(-1).cpu().numpy()
-    if len(set(true.tolist())) < 2:
+    true = labels.true
+    if len(true) == 0 or bool(true.min() == true.max()):  # one class: AUC is undefined
         return float("nan")
-    return float(roc_auc_score(true, probabilities(outputs, task)[:, 1].cpu().numpy()))
+    # roc_auc_score's own path for binary labels, without its input checks (half its time)
+    fpr, tpr, _ = roc_curve(
+        true.cpu().numpy(), probabilities(labels.outputs, labels.task)[:, 1].cpu().numpy()
+    )
+    return float(area(fpr, tpr))
 
 
-def _regression(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]):
-    def metric(outputs: torch.Tensor, targets: torch.Tensor, task: TaskName) -> float:
-        return fn(outputs.double(), targets.double().reshape(outputs.shape)).item()
-
-    return metric
+def _values(outputs: torch.Tensor, targets: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Regression outputs and targets as float64 of one shape, as every regression metric reads them."""
+    return outputs.double(), targets.double().reshape(outputs.shape)
 
 
 def _r2(pred: torch.Tensor, true: torch.Tensor) -> torch.Tensor:
@@ -60,9 +67,9 @@ def _r2(pred: torch.Tensor, true: torch.Tensor) -> torch.Tensor:
     return r2.mean()
 
 
-def _macro(row: int):
-    def metric(outputs: torch.Tensor, targets: torch.Tensor, task: TaskName) -> float:
-        return _per_class(outputs, targets, task)[row].mean().item()
+def _macro(row: int) -> Callable[[Labels], float]:
+    def metric(labels: Labels) -> float:
+        return labels.per_class[row].mean().item()
 
     return metric
 
@@ -73,28 +80,35 @@ CLASSIFICATION = {
     "precision_macro": (_macro(0), True),
     "recall_macro": (_macro(1), True),
 }
-REGRESSION = {
-    "mae": (_regression(lambda p, t: (p - t).abs().mean()), False),
-    "mse": (_regression(lambda p, t: ((p - t) ** 2).mean()), False),
-    "rmse": (_regression(lambda p, t: ((p - t) ** 2).mean().sqrt()), False),
-    "r2": (_regression(_r2), True),
+REGRESSION = {  # fn(pred, true) on float64 values
+    "mae": (lambda p, t: (p - t).abs().mean(), False),
+    "mse": (lambda p, t: ((p - t) ** 2).mean(), False),
+    "rmse": (lambda p, t: ((p - t) ** 2).mean().sqrt(), False),
+    "r2": (_r2, True),
 }
 HIGHER_IS_BETTER = {"loss": False, "auc": True} | {
     name: up for name, (_, up) in (CLASSIFICATION | REGRESSION).items()
 }
 
 
+def _classification(task: TaskName) -> dict[str, Callable[[Labels], float]]:
+    table = {name: fn for name, (fn, _) in CLASSIFICATION.items()}
+    return table | {"auc": auc} if task == "binary" else table
+
+
 def for_task(task: TaskName) -> dict[str, Callable[[torch.Tensor, torch.Tensor], float]]:
     """name -> fn(outputs, targets) for every metric of the task (loss excluded)."""
-    table = REGRESSION if task == "regression" else CLASSIFICATION
-    out = {name: _bind(fn, task) for name, (fn, _) in table.items()}
-    if task == "binary":
-        out["auc"] = _bind(auc, task)
-    return out
+    if task == "regression":
+        return {name: _on_values(fn) for name, (fn, _) in REGRESSION.items()}
+    return {name: _on_labels(fn, task) for name, fn in _classification(task).items()}
 
 
-def _bind(fn, task: TaskName) -> Callable[[torch.Tensor, torch.Tensor], float]:
-    return lambda outputs, targets: fn(outputs, targets, task)
+def _on_values(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> Callable[..., float]:
+    return lambda outputs, targets: fn(*_values(outputs, targets)).item()
+
+
+def _on_labels(fn: Callable[[Labels], float], task: TaskName) -> Callable[..., float]:
+    return lambda outputs, targets: fn(Labels(outputs, targets, task))
 
 
 def higher_is_better(column: str, task: TaskName | None = None) -> bool:
@@ -121,5 +135,10 @@ def higher_is_better(column: str, task: TaskName | None = None) -> bool:
 
 
 def compute(outputs: torch.Tensor, targets: torch.Tensor, task: TaskName) -> dict[str, float]:
-    """Every metric of the task (not the loss) on full-split outputs."""
-    return {name: fn(outputs, targets) for name, fn in for_task(task).items()}
+    """Every metric of the task (not the loss) on full-split outputs. The labels, the per-class
+    table and the float64 values are computed once and shared by the metrics."""
+    if task == "regression":
+        pred, true = _values(outputs, targets)
+        return {name: fn(pred, true).item() for name, (fn, _) in REGRESSION.items()}
+    labels = Labels(outputs, targets, task)
+    return {name: fn(labels) for name, fn in _classification(task).items()}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import torch
@@ -26,6 +27,13 @@ class Callback:
         return {}
 
     def load_state_dict(self, state: dict[str, Any]) -> None: ...
+
+
+def hooks(callbacks: Sequence[Callback], name: str) -> list[Callable[..., None]]:
+    """The bound `name` hooks of the callbacks that override it, in order: the loop calls these
+    alone (a no-op hook costs a Python call per step for nothing)."""
+    default = getattr(Callback, name)
+    return [getattr(cb, name) for cb in callbacks if getattr(type(cb), name, default) is not default]
 
 
 class EarlyStopping(Callback):

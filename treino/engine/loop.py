@@ -14,7 +14,7 @@ from torch import nn
 from treino import metrics as M
 from treino.engine import speed
 from treino.engine.batching import Source, as_source
-from treino.engine.callbacks import Callback
+from treino.engine.callbacks import Callback, hooks
 from treino.optim import Schedule
 from treino.tasks import TaskName, prepare_targets
 
@@ -112,6 +112,9 @@ def train_one_epoch(state: TrainState, batches: Source) -> dict[str, float] | No
     forward = state.forward if state.forward is not None else model  # compiled or plain
     forward = state.dist.ddp if state.dist else forward  # DDP averages the gradients
     meter, clock = state.meter, time.perf_counter
+    # opt.zero_grad(set_to_none=True) without its profiler label; no-op batch hooks are not called
+    zero_grad, on_batch_end = speed.grad_reset(opt), hooks(state.callbacks, "on_batch_end")
+    per_batch = state.schedule.per_batch or type(state.schedule).batch_end is not Schedule.batch_end
     model.train()
     losses, sizes, outs, targets = [], [], [], []
     epoch_start = clock()
@@ -122,21 +125,22 @@ def train_one_epoch(state: TrainState, batches: Source) -> dict[str, float] | No
         out = forward(x)
         loss = loss_fn(out, y)
         objective = loss + _penalty(model, state.l1, state.l2) if penalized else loss
-        opt.zero_grad(set_to_none=True)
+        zero_grad()
         objective.backward()
         if state.clip_grad:
             nn.utils.clip_grad_norm_(model.parameters(), state.clip_grad)
         opt.step()
         meter.add_step(clock() - busy_start)
-        state.schedule.batch_end()
+        if per_batch:
+            state.schedule.batch_end()
         state.step += 1
         losses.append(loss.detach())  # stays on the device: no host sync per step
         sizes.append(len(y))
         if state.train_metrics:
             outs.append(out.detach())
             targets.append(y)
-        for cb in state.callbacks:
-            cb.on_batch_end(state, loss)
+        for hook in on_batch_end:
+            hook(state, loss)
         if state.should_stop and not state.dist:  # data-parallel ranks stop together, at epoch end
             return None
         if len(losses) % DIVERGENCE_EVERY == 0 and not state.dist and not torch.isfinite(loss):

@@ -103,6 +103,22 @@ def compiled(model: nn.Module, enabled: bool) -> Callable[[torch.Tensor], torch.
     return torch.compile(model) if enabled else model
 
 
+def grad_reset(optimizer: torch.optim.Optimizer) -> Callable[[], None]:
+    """What optimizer.zero_grad(set_to_none=True) does, for torch's own optimizers: every
+    optimized parameter's grad set to None, without the profiler label torch opens around it
+    (~10 us per call on CPU, 2-4% of a small MLP's step). An optimizer with a zero_grad of its
+    own keeps it."""
+    if type(optimizer).zero_grad is not torch.optim.Optimizer.zero_grad:
+        return lambda: optimizer.zero_grad(set_to_none=True)
+    params = [p for group in optimizer.param_groups for p in group["params"]]
+
+    def reset() -> None:
+        for p in params:
+            p.grad = None
+
+    return reset
+
+
 class Meter:
     """Where training time goes: `busy` = forward, loss, backward, step (plus the wait at the
     epoch's one sync), `wall` = whole training epochs. The rest is the loop's overhead."""
