@@ -147,3 +147,56 @@ def test_nul_bytes_without_a_bom_are_still_binary(tmp_path):
     with pytest.raises(DataError) as info:
         read_table(path)
     assert str(info.value) == f"{path}: not a text table (binary content); give a CSV/TSV/Parquet/JSONL file"
+
+
+def test_predict_reads_npz_arrays_as_evaluate_does(cli, tmp_path):
+    # `treino predict RUN x.npz`: "unknown table format '.npz'", though training and evaluate read it
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(40, 3)).astype(np.float32)
+    np.savez(tmp_path / "train.npz", x=x, y=(x[:, 0] > 0).astype(np.int64))
+    np.savez(tmp_path / "new.npz", x=x[:5])
+    out = tmp_path / "r"
+    result = cli(["train", "--data", tmp_path / "train.npz", "--set", "train.epochs=1", "--out", out, "-q"])
+    assert result.exit_code == 0, result.output
+    result = cli(["predict", out, tmp_path / "new.npz", "--output", tmp_path / "p.csv", "-q"])
+    assert result.exit_code == 0, result.output
+    import treino
+
+    predictor = treino.load(out)
+    written = pd.read_csv(tmp_path / "p.csv")
+    assert written["prediction"].astype(str).tolist() == predictor.predict(x[:5]).tolist()
+    np.savez(tmp_path / "wide.npz", x=x[:, :2])
+    result = cli(["predict", out, tmp_path / "wide.npz"])
+    assert result.exit_code == 2
+    assert result.output.strip().splitlines()[-1] == (
+        f"error: {tmp_path / 'wide.npz'}: array 'x' has shape (40, 2), but the model takes rows of 3 raw "
+        f"columns (x0, x1, x2); save (N, 3) as x"
+    )
+    np.savez(tmp_path / "labels.npz", y=np.zeros(3))
+    result = cli(["predict", out, tmp_path / "labels.npz"])
+    assert result.output.strip().splitlines()[-1] == (
+        f"error: {tmp_path / 'labels.npz'}: arrays y; name the input array x (or images)"
+    )
+
+
+def test_predict_reads_npz_images_at_the_models_size(cli, tmp_path):
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, size=(24, 8, 8), dtype=np.uint8)  # (N, H, W) 0..255, as saved
+    np.savez(tmp_path / "train.npz", images=images, labels=np.arange(24) % 2)
+    np.savez(tmp_path / "new.npz", images=rng.integers(0, 256, size=(3, 16, 16), dtype=np.uint8))
+    out = tmp_path / "r"
+    args = ["--set", "train.epochs=1", "--set", "model.kind=mlp", "--set", "model.hidden=[4]"]
+    result = cli(["train", "--data", tmp_path / "train.npz", *args, "--out", out, "-q"])
+    assert result.exit_code == 0, result.output
+    import treino
+
+    predictor = treino.load(out)
+    assert predictor.predict(tmp_path / "new.npz").shape == (3,)  # resized 16x16 -> 8x8
+    direct = predictor.predict_proba(tmp_path / "train.npz")
+    again = predictor.predict_proba(images[:, None].astype(np.float32) / 255)
+    np.testing.assert_allclose(direct, again, rtol=1e-5)

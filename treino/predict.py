@@ -18,7 +18,7 @@ from treino import config as C
 from treino import rundir
 from treino.data.core import DataInfo
 from treino.errors import ConfigError, DataError, RunError
-from treino.predict_inputs import Chunk, image_chunks, table_chunks
+from treino.predict_inputs import Chunk, image_chunks, npz_inputs, table_chunks
 from treino.tasks import predict_labels, probabilities
 
 CHUNK_ROWS = 65_536  # table rows read, transformed and written at a time (a few MB each)
@@ -78,8 +78,9 @@ class Predictor:
     def predict(self, data: Any) -> np.ndarray:
         """Class names (N,) for a classifier; values (N,) or (N, targets) for regression.
 
-        `data`: a DataFrame, a table file, an image folder or file, or an array of raw inputs
-        (table columns in the order of `columns`, or images (N, C, H, W) with values in [0, 1]).
+        `data`: a DataFrame, a table file, an image folder or file, an .npz file (array `x` or
+        `images`), or an array of raw inputs (table columns in the order of `columns`, or images
+        (N, C, H, W) with values in [0, 1]).
         """
         parts = [self._decide(out) for _, out in self._run(data)]
         return np.concatenate(parts) if parts else np.empty(0)
@@ -133,6 +134,8 @@ class Predictor:
         self, data: Any, id_column: str | None = None, chunk_rows: int = CHUNK_ROWS
     ) -> Iterator[Chunk]:
         """The input, preprocessed, in chunks of at most `chunk_rows` (ids + features + raw targets)."""
+        if isinstance(data, str | Path) and Path(data).suffix.lower() == ".npz" and Path(data).is_file():
+            data = npz_inputs(Path(data).expanduser(), self)
         if self.info.kind == "image":
             yield from image_chunks(data, self.preprocessing, self.info.targets, chunk_rows, self._say)
         else:

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from treino.data.images import eight_bit
+from treino.data.images import adapt, eight_bit, from_arrays
 from treino.data.tables import READ_ERRORS, READERS, _separator, extra_field, read_error, shifted, text_head
 from treino.errors import DataError
 
@@ -149,6 +149,41 @@ def _file_frames(path: Path, rows: int) -> Iterator[pd.DataFrame]:
             raise DataError(f"{path}: the table has a header but no data rows; nothing to predict")
     except READ_ERRORS as exc:
         raise read_error(path, fmt, exc) from None
+
+
+# ---- .npz arrays -----------------------------------------------------------------------
+
+
+NPZ_INPUTS = ("x", "images", "x_test")  # the first present is the input; labels are ignored
+
+
+def npz_inputs(path: Path, predictor: Predictor) -> np.ndarray | pd.DataFrame:
+    """The inputs of an .npz file, read as training reads one: for a table model a DataFrame of
+    its raw columns in order; for an image model (N, C, H, W) in [0, 1], at the model's size."""
+    try:
+        arrays = dict(np.load(path, allow_pickle=False))
+    except (ValueError, OSError) as exc:
+        raise DataError(f"{path}: cannot read as .npz ({str(exc).splitlines()[0]})") from None
+    keys = {k.lower(): k for k in arrays}
+    name = next((keys[k] for k in NPZ_INPUTS if k in keys), None)
+    if name is None:
+        raise DataError(f"{path}: arrays {', '.join(arrays) or '(none)'}; name the input array x (or images)")
+    x = arrays[name]
+    if predictor.info.kind == "image":
+        shape = tuple(predictor.preprocessing["shape"])  # (C, H, W)
+        images = from_arrays(x, np.zeros(len(x), dtype=np.int64), [], path)
+        size = predictor.config.data.image.model_copy(update={"channels": shape[0], "size": shape[1:]})
+        return adapt(images, size).x
+    needed = predictor.columns
+    x = x[:, None] if x.ndim == 1 and len(needed) == 1 else x
+    if x.ndim != 2 or x.shape[1] != len(needed):
+        raise DataError(
+            f"{path}: array '{name}' has shape {tuple(x.shape)}, but the model takes rows of {len(needed)} "
+            f"raw columns ({', '.join(needed[:20])}); save (N, {len(needed)}) as x"
+        )
+    frame = pd.DataFrame(x, columns=needed)
+    frame.attrs["source"] = str(path)  # messages name the file
+    return frame
 
 
 # ---- images ----------------------------------------------------------------------------
