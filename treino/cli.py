@@ -179,7 +179,9 @@ def lr_find(
 @app.command()
 def predict(
     run: Annotated[Path, typer.Argument(help="A run folder (or its model/ bundle).")],
-    input: Annotated[str, typer.Argument(help="A table file, an image folder or an image file.")],
+    input: Annotated[
+        str, typer.Argument(help="A table file, an image folder, an image file or .npz arrays.")
+    ],
     output: Annotated[
         Optional[Path], typer.Option(help="Write here (.csv, .tsv, .parquet, .jsonl); default stdout (CSV).")
     ] = None,
