@@ -81,6 +81,25 @@ def test_column_roles():
     assert column_role(pd.Series([np.nan] * n)) == "empty"
 
 
+def test_row_numbers_with_gaps_and_id_named_columns_are_ids(tmp_path):
+    # R's row names after rows were dropped (ISLR Auto: 392 rows numbered 1..397) and an 'id'
+    # column with gaps (mosaicData HELPrct) were trained on as numbers
+    rng = np.random.default_rng(2)
+    kept = np.sort(rng.choice(np.arange(1, 61), 45, replace=False))
+    frame = pd.DataFrame({"rownames": kept, "id": rng.permutation(kept), "x": rng.normal(size=45)})
+    frame["y"] = frame.x * 2 + rng.normal(size=45)
+    frame.to_csv(tmp_path / "t.csv", index=False)
+    data = load(DataConfig(source=str(tmp_path / "t.csv"), target="y"), torch.Generator().manual_seed(0))
+    assert data.info.roles == {"x": "numeric"}
+    assert (
+        "column 'rownames' looks like an id (distinct per row): dropped (name it in data.features to keep it)"
+        in data.info.notes
+    )
+    # rising or unique alone is not enough: whole numbers that go up and down, or rising measurements
+    assert column_role(pd.Series(rng.permutation(np.arange(0, 200, 4)))) == "numeric"
+    assert column_role(pd.Series(np.sort(rng.normal(size=50)))) == "numeric"
+
+
 def test_task_override_and_multi_output(tmp_path):
     rng = np.random.default_rng(0)
     frame = pd.DataFrame({"x": rng.normal(size=50), "k": [1, 2, 3, 4, 5] * 10, "z": rng.normal(size=50)})

@@ -17,6 +17,7 @@ READERS = {".csv": "csv", ".tsv": "tsv", ".txt": "csv", ".tab": "tsv", ".parquet
 CLASS_MAX_INTEGERS = 20  # an integer target with at most this many values is a class label
 NUMERIC_SHARE = 0.9  # a text column whose values are at least this share numbers is numeric
 DATE = re.compile(r"^\s*\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}([ T]\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?)?\s*$")
+ID_NAMES = {"id", "ids", "index", "idx", "rownames", "rowname", "rowid", "rownumber", "rownum", "unnamed0"}
 RAGGED = re.compile(r"Expected (\d+) fields in line (\d+), saw (\d+)")
 # byte-order marks: Excel's "Unicode text" is UTF-16 LE with a BOM, its "CSV UTF-8" has one too
 BOMS = ((b"\xef\xbb\xbf", "utf-8-sig"), (b"\xff\xfe", "utf-16"), (b"\xfe\xff", "utf-16"))
@@ -206,11 +207,25 @@ def column_role(series: pd.Series) -> str:
 
 
 def _numeric_id(series: pd.Series) -> bool:
-    """Whole numbers, one per row, covering a contiguous range (1..N shuffled or not)."""
+    """Whole numbers, one per row, that number the rows: covering a contiguous range (1..N,
+    shuffled or not), or rising row by row (R's row names after rows were removed), or under a
+    name that says id (`id`, `customer_id`, `rownames`, `Unnamed: 0`)."""
     n = len(series)
-    if n < 20 or series.isna().any() or series.max() - series.min() + 1 != n:
+    if n < 20 or series.isna().any():
+        return False
+    values = series.to_numpy()
+    if not (
+        series.max() - series.min() + 1 == n
+        or _id_name(series.name)
+        or bool(np.all(values[1:] > values[:-1]))
+    ):
         return False  # the cheap tests first: most numeric columns stop here
-    return bool(series.is_unique and np.all(np.mod(series.to_numpy(), 1) == 0))
+    return bool(series.is_unique and np.all(np.mod(values, 1) == 0))
+
+
+def _id_name(name: object) -> bool:
+    text = re.sub(r"[^a-z0-9]", "", str(name).lower())
+    return text in ID_NAMES or str(name).lower().endswith(("_id", " id", ".id"))
 
 
 def _numeric_roles(frame: pd.DataFrame, names: list[str]) -> dict[str, str]:
@@ -222,7 +237,13 @@ def _numeric_roles(frame: pd.DataFrame, names: list[str]) -> dict[str, str]:
     part = frame[numeric]
     n = len(frame)
     count, span = part.count(), part.max() - part.min() + 1
-    plain = (count > 0) & ~((count == n) & (span == n) & (n >= 20))
+    rising = pd.Series(False, index=part.columns)
+    if n >= 20:  # one vectorized pass: columns whose every value is above the one before
+        values = part.to_numpy(dtype=np.float64, na_value=np.nan)
+        rising[:] = (values[1:] > values[:-1]).all(axis=0)
+    named = pd.Series([_id_name(c) for c in part.columns], index=part.columns)
+    maybe_id = (count == n) & (n >= 20) & ((span == n) | rising | named)
+    plain = (count > 0) & ~maybe_id
     return {c: "numeric" for c in plain[plain].index}
 
 
