@@ -115,7 +115,10 @@ def main() -> None:
             print(lines[-1], flush=True)
     lines += ["", "The first epoch of an image folder is the decode (read + preprocess) plus one in-memory "
               "epoch; every later epoch is the cached, in-memory one."]  # fmt: skip
-    OUT.write_text("\n".join(lines) + "\n")
+    lazy = OUT.read_text().partition("## Lazy image folders")[1:] if OUT.exists() else ()
+    OUT.write_text(
+        "\n".join(lines) + "\n" + ("\n" + "".join(lazy) if lazy and lazy[0] else "")
+    )  # bench.data_lazy's
     print(f"wrote {OUT}")
 
 

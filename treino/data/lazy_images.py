@@ -145,7 +145,8 @@ class ImageFiles(Dataset):
         mean: torch.Tensor, std: torch.Tensor,
     ) -> None:  # fmt: skip
         self.paths, self.y, self.shape, self.resize = paths, y, shape, resize
-        self.mean, self.std = mean.reshape(-1, 1, 1), std.reshape(-1, 1, 1)
+        self.mean = mean.reshape(-1, 1, 1).numpy().astype(np.float32)  # (C, 1, 1)
+        self.std = std.reshape(-1, 1, 1).numpy().astype(np.float32)
 
     def __len__(self) -> int:
         return len(self.paths)
@@ -160,8 +161,12 @@ class ImageFiles(Dataset):
             if len(index)
             else np.zeros((0, *self.shape), dtype=np.uint8)
         )  # (B, C, H, W)
-        x = torch.from_numpy(pixels).float().div_(255.0).sub_(self.mean).div_(self.std)
-        return x, self.y[torch.as_tensor(index, dtype=torch.long)]
+        # numpy, not torch: torch's element-wise ops go parallel and stall on a busy machine
+        x = pixels.astype(np.float32)
+        x /= np.float32(255.0)
+        x -= self.mean
+        x /= self.std
+        return torch.from_numpy(x), self.y[torch.as_tensor(index, dtype=torch.long)]
 
     def _pixels(self, path: str) -> np.ndarray:
         from PIL import Image, UnidentifiedImageError
@@ -235,15 +240,15 @@ def channel_stats(
     sample = sample[:STATS_SAMPLE].sort().values  # file order: sequential reads
     c = raw.shape[0]
     reader = rows(raw, sample, torch.zeros(c), torch.ones(c), workers).loader(STATS_BATCH, False, None)
-    total, squares, count = torch.zeros(c, dtype=torch.float64), torch.zeros(c, dtype=torch.float64), 0
+    total, squares, count = np.zeros(c), np.zeros(c), 0
     for x, _ in reader:
-        x = x.double()
-        total += x.sum(dim=(0, 2, 3))
-        squares += (x * x).sum(dim=(0, 2, 3))
+        x = x.numpy().astype(np.float64)  # float64 sums: a few thousand images lose no digits
+        total += x.sum(axis=(0, 2, 3))
+        squares += (x * x).sum(axis=(0, 2, 3))
         count += x.shape[0] * x.shape[2] * x.shape[3]
     mean = total / count
-    var = (squares - count * mean * mean) / max(1, count - 1)
-    return mean.float(), var.clamp(min=0).sqrt().float().clamp(min=1e-6), len(sample)
+    std = np.sqrt(np.maximum((squares - count * mean * mean) / max(1, count - 1), 0))
+    return torch.from_numpy(mean).float(), torch.from_numpy(std).float().clamp(min=1e-6), len(sample)
 
 
 def describe(raw: LazyImages, budget: int, given: str, workers: int, sampled: int, train: int) -> list[str]:
