@@ -2,26 +2,18 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 
-
-def _treino(*args: object) -> subprocess.CompletedProcess:
-    """The real CLI in its own process: optuna's logging writes to the process's stderr."""
-    return subprocess.run(
-        [sys.executable, "-m", "treino", *map(str, args)], capture_output=True, text=True, timeout=120
-    )
-
-
-def test_tune_with_a_metric_the_task_lacks_prints_the_error_alone(tmp_path):
+def test_tune_with_a_metric_the_task_lacks_prints_the_error_alone(cli, capfd, tmp_path):
     # optuna logged the failed trial with its traceback before treino's one-line error
     config = tmp_path / "tune.yaml"
     config.write_text(
-        "data: {source: iris}\ntrain: {epochs: 1}\ntune:\n  optimizer.lr: {log_uniform: [0.001, 0.1]}\n"
+        "data: {source: iris}\ntrain: {epochs: 1}\nlog: {plots: false}\n"
+        "tune:\n  optimizer.lr: {log_uniform: [0.001, 0.1]}\n"
     )
-    result = _treino("tune", config, "--trials", 1, "--metric", "val_r2", "--out", tmp_path / "t", "-q")
-    assert result.returncode == 2
-    assert result.stderr.strip() == (
+    result = cli(["tune", config, "--trials", 1, "--metric", "val_r2", "--out", tmp_path / "t", "-q"])
+    printed = result.output + capfd.readouterr().err  # optuna's handler may hold the process's stderr
+    assert result.exit_code == 2
+    assert printed.strip() == (
         "error: --metric val_r2: not measured for this multiclass task; use one of: val_loss, "
         "val_accuracy, val_f1_macro, val_precision_macro, val_recall_macro"
     )
@@ -60,22 +52,8 @@ def test_a_one_epoch_run_is_too_short_to_judge_not_a_plateau(cli, tmp_path):
     path = tmp_path / "plain.csv"
     pd.DataFrame({"a": x[:, 0], "b": x[:, 1], "y": (x[:, 0] > 0).astype(int)}).to_csv(path, index=False)
     out = tmp_path / "r"
-    result = cli(
-        [
-            "train",
-            "--data",
-            path,
-            "--target",
-            "y",
-            "--set",
-            "train.epochs=1",
-            "--set",
-            "train.batch_size=16",
-            "--out",
-            out,
-            "-q",
-        ]
-    )
+    args = ["--set", "train.epochs=1", "--set", "train.batch_size=16", "--set", "log.plots=false"]
+    result = cli(["train", "--data", path, "--target", "y", *args, "--out", out, "-q"])
     assert result.exit_code == 0, result.output
     (found,) = json.loads((out / "metrics.json").read_text())["diagnosis"]
     assert found["code"] == "too_few_epochs"
