@@ -25,7 +25,10 @@ from treino.data.core import TEST, TRAIN, VAL, memory_budget
 from treino.data.preprocess import TablePreprocessor
 from treino.errors import DataError
 
-READ_ROWS = 65_536  # rows decoded at once: the transform's float64 temporaries are ~32 B/column/row
+READ_ROWS = (1024, 65_536)  # rows decoded at once, within the budget: the transform's float64
+# temporaries take ~32 bytes a column a row, and a sixteenth of the budget goes to them
+READ_BUFFER = 1 << 16  # bytes: pages are read through this buffer, not whole column chunks
+# (one row group of 1M rows x 21 float64 columns would take 170 MB before its first batch)
 SHUFFLE_ROWS = 262_144  # training rows shuffled together (a few row groups), capped by the budget
 DROPPED = -1  # code of a row left out: its target is empty (data.drop_missing_target)
 PREFETCH = 2  # chunks the reader thread decodes ahead of the loop
@@ -59,7 +62,7 @@ def open_table(path: Path, cfg: Any) -> StreamTable:
         cols = ", ".join(pq.ParquetFile(path).schema_arrow.names[:30])
         raise DataError(f"{path}: which column is the target? pass --target COL (columns: {cols})")
     target = [cfg.target] if isinstance(cfg.target, str) else list(cfg.target)
-    return StreamTable(path, target, 0, cfg.split.val, cfg.split.test, cfg.split.column)
+    return StreamTable(path, target, 0, cfg.split.val, cfg.split.test, cfg.split.column, memory_budget(cfg))
 
 
 def whole_note(source: str, cfg: Any) -> list[str]:
@@ -84,7 +87,7 @@ def size_text(n: float) -> str:
 
 @dataclass
 class Chunk:
-    """Up to READ_ROWS consecutive rows of one row group, with each row's split code."""
+    """Up to `StreamTable.chunk_rows` consecutive rows of one row group, with each row's split code."""
 
     group: int
     first: int  # file row (0-based) of the chunk's first row
@@ -102,11 +105,14 @@ class StreamTable:
     val: float
     test: float
     split_column: str | None = None
+    budget: int = 1 << 30  # data.memory_budget, bytes
     group_rows: list[int] = field(default_factory=list)
+    chunk_rows: int = READ_ROWS[1]
 
     def __post_init__(self) -> None:
         meta = pq.ParquetFile(self.path).metadata
         self.group_rows = [meta.row_group(g).num_rows for g in range(meta.num_row_groups)]
+        self.chunk_rows = int(np.clip(self.budget // 16 // (32 * meta.num_columns), *READ_ROWS))
 
     @property
     def rows(self) -> int:
@@ -114,13 +120,17 @@ class StreamTable:
 
     def chunks(self, columns: list[str] | None, groups: Any = None) -> Iterator[Chunk]:
         """The chunks of `groups` (all, in file order, by default), `columns` only (None: all)."""
-        handle = pq.ParquetFile(self.path)  # one per pass: a pass may run in the reader thread
+        handle = pq.ParquetFile(
+            self.path, buffer_size=READ_BUFFER, pre_buffer=False
+        )  # one per pass: it may run in a thread
         starts = np.concatenate([[0], np.cumsum(self.group_rows)])
         for g in range(len(self.group_rows)) if groups is None else groups:
             g = int(g)
             draw = np.random.default_rng([self.seed, SPLIT_SALT, g]).random(self.group_rows[g])
             start = 0
-            for batch in handle.iter_batches(READ_ROWS, row_groups=[g], columns=columns, use_threads=False):
+            for batch in handle.iter_batches(
+                self.chunk_rows, row_groups=[g], columns=columns, use_threads=False
+            ):
                 first = int(starts[g]) + start
                 codes = self._codes(draw[start : start + batch.num_rows], batch, first)
                 yield Chunk(g, first, batch, codes)

@@ -22,12 +22,21 @@ from treino.data.build import SPLITS, _check_split_sizes, _class_note, _counts, 
 from treino.data.builtin import Table
 from treino.data.core import TEST, TRAIN, VAL, Data, DataInfo, Split, memory_budget
 from treino.data.preprocess import MAX_CATEGORIES, TablePreprocessor, _matrix
-from treino.data.stream import DROPPED, StreamRows, StreamTable, decoded_size, encode_target, size_text
+from treino.data.stream import (
+    DROPPED,
+    READ_BUFFER,
+    StreamRows,
+    StreamTable,
+    decoded_size,
+    encode_target,
+    size_text,
+)
 from treino.data.tables import check_numbers, check_target, choose_roles, describe_roles
 from treino.errors import DataError
 from treino.registry import did_you_mean
 
-SAMPLE_ROWS = 200_000  # first rows read whole to infer the task and roles and fit the fills
+SAMPLE_ROWS = (10_000, 200_000)  # first rows read whole to infer the task and roles and fit the
+# fills: a quarter of the budget at 8 bytes a cell, within these bounds
 CATEGORY_CAP = 10_000  # distinct values counted per categorical column; past it the rarest are forgotten
 
 
@@ -52,7 +61,8 @@ def stream_data(table: StreamTable, cfg: DataConfig, where: str, seed: int) -> D
     budget = memory_budget(cfg)
     notes = [f"streamed by row groups ({len(table.group_rows)} of them): {table.rows} rows would take "
              f"{size_text(decoded_size(table.path))} read whole, over data.memory_budget {size_text(budget)}"]  # fmt: skip
-    sample, codes = _sample(table, where)
+    wide = 8 * len(names)
+    sample, codes = _sample(table, int(np.clip(budget // 4 // wide, *SAMPLE_ROWS)), where)
     target = table.target
     check_target(sample, target, where)
     kept = sample[codes != DROPPED]
@@ -109,14 +119,14 @@ def stream_data(table: StreamTable, cfg: DataConfig, where: str, seed: int) -> D
     return Data(train, part(VAL), part(TEST), info, state)
 
 
-def _sample(table: StreamTable, where: str) -> tuple[pd.DataFrame, np.ndarray]:
-    """The first SAMPLE_ROWS rows (whole chunks), with their split codes."""
+def _sample(table: StreamTable, rows: int, where: str) -> tuple[pd.DataFrame, np.ndarray]:
+    """The first `rows` rows (whole chunks, at least one), with their split codes."""
     batches, codes, held = [], [], 0
     for chunk in table.chunks(None):
         batches.append(chunk.batch)
         codes.append(chunk.codes)
         held += chunk.batch.num_rows
-        if held >= SAMPLE_ROWS:
+        if held >= rows:
             break
     frame = pa.Table.from_batches(batches).to_pandas()
     return check_numbers(frame, where), np.concatenate(codes)
@@ -125,7 +135,7 @@ def _sample(table: StreamTable, where: str) -> tuple[pd.DataFrame, np.ndarray]:
 def _target_pass(table: StreamTable, task: str, cfg: DataConfig, where: str) -> tuple[list[Any], int]:
     """Read the target column(s) alone: refuse empty targets (unless dropped), gather the
     classes of every row. Returns the class values (in index order) and the rows kept."""
-    handle = pq.ParquetFile(table.path)
+    handle = pq.ParquetFile(table.path, buffer_size=READ_BUFFER, pre_buffer=False)
     missing, first, seen, rows = 0, None, set(), 0
     for g in range(len(table.group_rows)):
         part = handle.read_row_group(g, columns=table.target)
