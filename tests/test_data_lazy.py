@@ -265,3 +265,18 @@ def test_a_lazy_split_shards_over_ranks_with_its_targets_and_augmentation(
     seen = torch.cat([x for x, _ in batches]).flatten(1)
     unchanged = sum(bool((originals == row).all(1).any()) for row in seen)
     assert (unchanged < len(seen)) if augment else (unchanged == len(seen))
+
+
+def test_threads_are_chosen_for_lazy_rows_as_for_rows_in_memory(folder: Path) -> None:
+    from torch import nn
+
+    from treino.engine.speed import choose_threads
+
+    data = load(
+        DataConfig(source=str(folder), memory_budget="1KB", workers=0), torch.Generator().manual_seed(0)
+    )
+    model = nn.Sequential(nn.Flatten(), nn.Linear(64, 2))  # a tiny step: one thread beats two
+    lazy = data.train.source(8, torch.Generator(), "multiclass")
+    assert choose_threads(model, lazy, torch.device("cpu")) == 1
+    users = Loader(torch.utils.data.DataLoader(lazy.loader.dataset, batch_size=8))  # no task: not probed
+    assert choose_threads(model, users, torch.device("cpu")) is None

@@ -13,6 +13,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from treino.config import ImageConfig
+from treino.data.images import GRAY_MODES, eight_bit, reason
 from treino.engine.batching import LoopShuffled
 from treino.errors import DataError
 
@@ -45,8 +46,6 @@ def decoded_bytes(paths: list[Path], cfg: ImageConfig) -> int:
     reads (0 when none does: decoding then reports the unreadable files)."""
     from PIL import Image, UnidentifiedImageError
 
-    from treino.data.images import GRAY_MODES
-
     for path in paths:
         try:
             with Image.open(path) as img:
@@ -70,8 +69,6 @@ def scan(
     """Read every file's header (no pixels): the channels and size they decode to. An unreadable
     file is an error naming it, or skipped (counted) with cfg.skip_bad, as `images.decode` does."""
     from PIL import Image, UnidentifiedImageError
-
-    from treino.data.images import GRAY_MODES, reason
 
     keep, bad, modes = [], [], set()
     sizes: dict[tuple[int, int], Path] = {}
@@ -156,11 +153,11 @@ class ImageFiles(Dataset):
         return x[0], y[0]
 
     def __getitems__(self, index: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
-        pixels = (
-            np.stack([self._pixels(self.paths[i]) for i in index])
-            if len(index)
-            else np.zeros((0, *self.shape), dtype=np.uint8)
-        )  # (B, C, H, W)
+        from PIL import Image
+
+        pixels = np.empty((len(index), *self.shape), dtype=np.uint8)  # (B, C, H, W)
+        for k, i in enumerate(index):
+            pixels[k] = self._pixels(self.paths[i], Image)
         # numpy, not torch: torch's element-wise ops go parallel and stall on a busy machine
         x = pixels.astype(np.float32)
         x /= np.float32(255.0)
@@ -168,19 +165,17 @@ class ImageFiles(Dataset):
         x /= self.std
         return torch.from_numpy(x), self.y[torch.as_tensor(index, dtype=torch.long)]
 
-    def _pixels(self, path: str) -> np.ndarray:
-        from PIL import Image, UnidentifiedImageError
-
-        from treino.data.images import eight_bit, reason
-
+    def _pixels(self, path: str, Image: Any) -> np.ndarray:
         channels, height, width = self.shape
+        mode = "L" if channels == 1 else "RGB"
         try:
             with Image.open(path) as img:
-                img = eight_bit(img).convert("L" if channels == 1 else "RGB")
+                img = eight_bit(img)
+                img = img if img.mode == mode else img.convert(mode)
                 if self.resize:
                     img = img.resize((width, height), Image.Resampling.BILINEAR)
                 arr = np.asarray(img, dtype=np.uint8)
-        except (UnidentifiedImageError, OSError, ValueError) as exc:
+        except (Image.UnidentifiedImageError, OSError, ValueError) as exc:
             raise UnreadableImage(
                 f"{path}: cannot decode this image ({reason(exc)}) though its header read; remove or replace it"
             ) from None

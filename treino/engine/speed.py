@@ -50,14 +50,18 @@ def cpu_cores() -> int:
 def choose_threads(model: nn.Module, source: object, device: torch.device) -> int | None:
     """One CPU thread for small steps, every available core for big ones (see PARALLEL_FLOPS).
 
-    None (torch's setting stays) off the CPU, for data not in memory, and when the probe's
-    forward fails: the first training step then raises it, where the callbacks see it.
+    None (torch's setting stays) off the CPU, for a DataLoader of the user's, and when the
+    probe's forward fails: the first training step then raises it, where the callbacks see it.
+    treino's own lazy data (a Loader with a task) is probed with its first row.
     """
-    x = getattr(source, "x", None)
-    if device.type != "cpu" or x is None:
+    x, rows = getattr(source, "x", None), getattr(source, "batch_size", None)
+    loader = getattr(source, "loader", None)
+    if device.type != "cpu" or (x is None and (loader is None or getattr(source, "task", None) is None)):
         return None
     try:
-        flops = step_flops(model, x, source.batch_size)  # type: ignore[attr-defined]
+        if x is None:  # lazy rows: a user's dataset may draw random numbers per row, treino's do not
+            x, rows = loader.dataset[0][0][None], loader.batch_size  # type: ignore[union-attr]
+        flops = step_flops(model, x, rows)  # type: ignore[arg-type]
     except Exception:
         return None
     return 1 if flops < PARALLEL_FLOPS else min(cpu_cores(), torch.get_num_threads())
