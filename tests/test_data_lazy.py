@@ -280,3 +280,17 @@ def test_threads_are_chosen_for_lazy_rows_as_for_rows_in_memory(folder: Path) ->
     assert choose_threads(model, lazy, torch.device("cpu")) == 1
     users = Loader(torch.utils.data.DataLoader(lazy.loader.dataset, batch_size=8))  # no task: not probed
     assert choose_threads(model, users, torch.device("cpu")) is None
+
+
+def test_statistics_from_a_seeded_sample_of_a_big_train_split(
+    folder: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from treino.data import lazy_images
+
+    monkeypatch.setattr(lazy_images, "STATS_SAMPLE", 10)
+    cfg = DataConfig(source=str(folder), memory_budget="1KB", workers=0)
+    first, again = (load(cfg, torch.Generator().manual_seed(0)) for _ in range(2))
+    assert (
+        "images: per-channel mean/std from a seeded sample of 10 of the 28 train images" in first.info.notes
+    )
+    assert first.preprocessing == again.preprocessing  # evaluate re-reads the run's data and compares
