@@ -178,3 +178,71 @@ def test_predict_reads_npz_images_at_the_models_size(cli, tmp_path):
     direct = predictor.predict_proba(tmp_path / "train.npz")
     again = predictor.predict_proba(images[:, None].astype(np.float32) / 255)
     np.testing.assert_allclose(direct, again, rtol=1e-5)
+
+
+def _nested_jsonl(path, n: int = 40) -> None:
+    import json
+
+    with path.open("w") as handle:
+        for i in range(n):
+            row = {
+                "info": {"age": 20 + (i * 7) % 31, "home": {"city": "Lima" if i % 2 else "Quito"}},
+                "tags": ["a", "b"][: i % 3],
+            }
+            handle.write(json.dumps({**row, "y": i % 2}) + "\n")
+
+
+def test_nested_jsonl_objects_become_columns_and_lists_are_dropped_with_a_note(cli, tmp_path):
+    # {"info": {"age": 20}} was one categorical column of the dict's text (one-hot of "{'age': 20}")
+    import json
+
+    from treino.data.tables import read_table
+
+    path = tmp_path / "people.jsonl"
+    _nested_jsonl(path)
+    frame = read_table(path)
+    assert list(frame.columns) == ["info.age", "info.home.city", "tags", "y"]
+    assert frame["info.age"].iloc[3] == 41 and frame["info.home.city"].iloc[3] == "Lima"
+    out = tmp_path / "r"
+    args = ["--set", "train.epochs=1", "--set", "log.plots=false"]
+    result = cli(["train", "--data", path, "--target", "y", *args, "--out", out, "-q"])
+    assert result.exit_code == 0, result.output
+    notes = json.loads((out / "metrics.json").read_text())["data"]["notes"]
+    assert "inputs: numeric info.age; categorical info.home.city" in notes
+    assert (
+        "column 'tags' holds lists: dropped (an input takes one value per cell; spread or join them)" in notes
+    )
+    import treino
+
+    predictor = treino.load(out, quiet=True)
+    assert predictor.columns == ["info.age", "info.home.city"]
+    assert predictor.predict(path).tolist() == predictor.predict(frame).tolist()
+    result = cli(
+        [
+            "train",
+            "--data",
+            path,
+            "--target",
+            "y",
+            "--set",
+            "data.features=[tags]",
+            *args,
+            "--out",
+            tmp_path / "r2",
+        ]
+    )
+    assert result.exit_code == 2
+    assert result.output.strip().splitlines()[-1] == (
+        f"error: {path}: column 'tags' holds lists, which cannot be a model input; remove it from "
+        f"data.features, or spread or join its values into columns of one value per cell"
+    )
+
+
+def test_a_column_of_objects_and_plain_values_keeps_both():
+    import pandas as pd
+
+    from treino.data.tables import flatten_objects
+
+    frame = flatten_objects(pd.DataFrame({"a": [{"b": 1}, 5, None], "y": [1, 2, 3]}))
+    assert list(frame.columns) == ["a", "a.b", "y"]
+    assert frame["a"].tolist()[1] == 5 and frame["a.b"].tolist()[0] == 1

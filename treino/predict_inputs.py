@@ -15,7 +15,16 @@ import pandas as pd
 import torch
 
 from treino.data.images import adapt, eight_bit, from_arrays
-from treino.data.tables import READ_ERRORS, READERS, _separator, extra_field, read_error, shifted, text_head
+from treino.data.tables import (
+    READ_ERRORS,
+    READERS,
+    _separator,
+    extra_field,
+    flatten_objects,
+    read_error,
+    shifted,
+    text_head,
+)
 from treino.errors import DataError
 
 if TYPE_CHECKING:
@@ -132,7 +141,8 @@ def _file_frames(path: Path, rows: int) -> Iterator[pd.DataFrame]:
                 b.to_pandas() for b in pq.ParquetFile(path).iter_batches(batch_size=rows)
             )
         elif fmt == "jsonl":
-            chunks = iter(pd.read_json(path, lines=True, chunksize=rows, encoding=encoding))
+            reader = pd.read_json(path, lines=True, chunksize=rows, encoding=encoding)
+            chunks = map(flatten_objects, reader)  # nested objects as training flattens them
         else:  # the separator, and one ending every row, found as training's reader finds them
             sep = "\t" if fmt == "tsv" else _separator(head, encoding)
             extra = extra_field(head, sep, encoding) and shifted(

@@ -46,13 +46,39 @@ def read_table(path: Path) -> pd.DataFrame:
         elif fmt == "parquet":
             frame = pd.read_parquet(path)
         else:
-            frame = pd.read_json(path, lines=True, encoding=encoding)
+            frame = flatten_objects(pd.read_json(path, lines=True, encoding=encoding))
     except READ_ERRORS as exc:
         raise read_error(path, fmt, exc) from None
     if frame.empty:
         raise DataError(f"{path}: the table has a header but no data rows")
     frame.columns = [str(c).strip() for c in frame.columns]
     return frame
+
+
+def flatten_objects(frame: pd.DataFrame) -> pd.DataFrame:
+    """JSON objects nested in cells become columns 'a.b' (pandas.json_normalize), in place of
+    their column; other values of such a column stay under its name. Lists stay (column_role
+    drops them, said in the notes)."""
+    nested = {}
+    for name in frame.columns:
+        if frame[name].dtype == object:
+            is_dict = frame[name].map(lambda v: isinstance(v, dict)).to_numpy(dtype=bool)
+            if is_dict.any():
+                nested[name] = is_dict
+    if not nested:
+        return frame
+    parts = []
+    for name in frame.columns:
+        if name not in nested:
+            parts.append(frame[[name]])
+            continue
+        rest = frame[name].mask(nested[name])
+        if rest.notna().any():
+            parts.append(rest.to_frame(name))
+        objects = [v if d else {} for v, d in zip(frame[name], nested[name], strict=True)]
+        inner = pd.json_normalize(objects).add_prefix(f"{name}.")
+        parts.append(inner.set_axis(frame.index))
+    return pd.concat(parts, axis=1)
 
 
 def text_head(path: Path) -> tuple[bytes, str]:
@@ -178,7 +204,7 @@ def infer_task(target: pd.Series) -> str:
 
 
 def column_role(series: pd.Series) -> str:
-    """numeric, categorical, text, datetime, id (dropped) or empty, from the values alone.
+    """numeric, categorical, text, datetime, id (dropped), list (dropped) or empty, from the values alone.
 
     Example:
         >>> column_role(pd.Series(["red", "blue", "red"]))
@@ -194,6 +220,8 @@ def column_role(series: pd.Series) -> str:
         return "id" if _numeric_id(series) else "numeric"
     if kind in "mM":
         return "datetime"
+    if values.iloc[:1000].map(lambda v: isinstance(v, list | dict)).any():
+        return "list"
     as_text = values.astype(str)
     if as_text.str.match(DATE).mean() >= 0.95:
         return "datetime"
@@ -279,6 +307,11 @@ def choose_roles(
         role = roles.get(name)
         if role == "empty":
             raise DataError(f"{where}: column '{name}' is empty in every row; remove it from data.features")
+        if role == "list":
+            raise DataError(
+                f"{where}: column '{name}' holds lists, which cannot be a model input; remove it from "
+                f"data.features, or spread or join its values into columns of one value per cell"
+            )
         if role == "id":  # asked for by name: a categorical (strings) or a number
             roles[name] = "numeric" if frame[name].dtype.kind in "iuf" else "categorical"
     return roles
@@ -293,6 +326,10 @@ def describe_roles(roles: dict[str, str]) -> list[str]:
             used[role].append(name)
         elif role == "dropped date":
             notes.append(f"column '{name}' holds dates: dropped (data.datetime: drop)")
+        elif role == "list":
+            notes.append(
+                f"column '{name}' holds lists: dropped (an input takes one value per cell; spread or join them)"
+            )
         else:
             reason = "an id (distinct per row)" if role == "id" else "empty in every row"
             notes.append(
