@@ -294,3 +294,13 @@ def test_statistics_from_a_seeded_sample_of_a_big_train_split(
         "images: per-channel mean/std from a seeded sample of 10 of the 28 train images" in first.info.notes
     )
     assert first.preprocessing == again.preprocessing  # evaluate re-reads the run's data and compares
+
+
+def test_predict_reads_an_image_folder_in_chunks(folder: Path, shuffled_run: Path, monkeypatch) -> None:
+    from treino import predict_inputs
+
+    state = json.loads((shuffled_run / "model" / "preprocessing.json").read_text())
+    monkeypatch.setattr(predict_inputs, "IMAGE_CHUNK", 16)
+    chunks = list(predict_inputs.image_chunks(folder, state, ["label"], 10**6, print))
+    assert [len(c.ids) for c in chunks] == [16, 16, 8]  # never the whole folder at once
+    assert chunks[0].features.shape == (16, 1, 8, 8)
