@@ -56,7 +56,7 @@ def test_unknown_monitor_names_the_closest():
     with pytest.raises(ConfigError) as err:
         M.higher_is_better("val_acuracy")
     assert str(err.value) == (
-        "train.early_stopping.monitor: unknown metric 'val_acuracy' (did you mean 'accuracy'?); use "
+        "train.early_stopping.monitor: unknown metric 'val_acuracy' (did you mean 'val_accuracy'?); use "
         "val_<metric> with one of: accuracy, auc, f1_macro, loss, mae, mse, precision_macro, r2, "
         "recall_macro, rmse"
     )

@@ -246,3 +246,14 @@ def test_a_column_of_objects_and_plain_values_keeps_both():
     frame = flatten_objects(pd.DataFrame({"a": [{"b": 1}, 5, None], "y": [1, 2, 3]}))
     assert list(frame.columns) == ["a", "a.b", "y"]
     assert frame["a"].tolist()[1] == 5 and frame["a.b"].tolist()[0] == 1
+
+
+def test_a_monitor_typo_is_matched_against_the_tasks_metrics(cli, tmp_path):
+    # val_acc on a multiclass run suggested 'auc', a metric only binary runs have
+    args = ["--set", "train.epochs=1", "--set", "train.early_stopping.monitor=val_acc"]
+    result = cli(["train", "--data", "iris", *args, "--out", tmp_path / "r", "-q"])
+    assert result.exit_code == 2
+    assert result.output.strip().splitlines()[-1] == (
+        "error: train.early_stopping.monitor: unknown metric 'val_acc' (did you mean 'val_accuracy'?); "
+        "use val_<metric> with one of: loss, accuracy, f1_macro, precision_macro, recall_macro"
+    )

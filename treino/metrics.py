@@ -117,11 +117,15 @@ def higher_is_better(column: str, task: TaskName | None = None) -> bool:
     name = column.split("_", 1)[1] if column.startswith(("train_", "val_", "test_")) else column
     if name not in HIGHER_IS_BETTER:
         from treino.errors import ConfigError
-        from treino.registry import did_you_mean
+        from treino.registry import closest
 
-        options = sorted(HIGHER_IS_BETTER)
+        # with the task known, suggest only what it measures (val_acc on multiclass: not 'auc')
+        options = ["loss", *for_task(task)] if task is not None else sorted(HIGHER_IS_BETTER)
+        match = closest(name, options)
+        prefix = column.removesuffix(name) or "val_"
+        hint = f" (did you mean '{prefix}{match}'?)" if match else ""
         raise ConfigError(
-            f"train.early_stopping.monitor: unknown metric '{column}'{did_you_mean(name, options)}; "
+            f"train.early_stopping.monitor: unknown metric '{column}'{hint}; "
             f"use val_<metric> with one of: {', '.join(options)}"
         )
     if task is not None and name != "loss" and name not in for_task(task):
