@@ -294,8 +294,8 @@ def fit(
     if isinstance(batch_size, str) and batch_size != "full":
         raise ValueError(f"batch_size {batch_size!r}: must be a positive number of rows or 'full'")
     size = None if batch_size == "full" else int(batch_size)
-    train_src = _prepared(as_source(train, size, generator), task).to(dev)
-    val_src = _prepared(as_source(val, size, generator), task).to(dev) if val is not None else None
+    train_src = _prepared(as_source(train, size, generator), task, model).to(dev)
+    val_src = _prepared(as_source(val, size, generator), task, model).to(dev) if val is not None else None
     if isinstance(loss, str) or type(loss).__module__.startswith("torch.nn"):  # a loss of its own may differ
         _check_output(model, train_src, task)
     if threads is None:
@@ -356,9 +356,17 @@ def _check_finite(source: Source | None, split: str) -> None:
             )
 
 
-def _prepared(source: Source, task: TaskName) -> Source:
+def _prepared(source: Source, task: TaskName, model: nn.Module) -> Source:
+    """Targets as the loss takes them; integer or bool inputs as float32 unless the model's first
+    layer is an embedding (token ids stay int64): torch would fail on 'Long and Float'."""
     if hasattr(source, "y"):
         source.y = prepare_targets(source.y, task)
+    x = getattr(source, "x", None)
+    if isinstance(x, torch.Tensor) and x.layout == torch.strided and not x.is_floating_point():
+        layers = (m for m in model.modules() if next(m.parameters(recurse=False), None) is not None)
+        first = next(layers, None)  # the first module holding weights, in registration order
+        if first is not None and not isinstance(first, nn.Embedding | nn.EmbeddingBag):
+            source.x = x.float()
     return source
 
 
