@@ -123,8 +123,14 @@ def test_parameter_counts():
     assert count(MLP((64,), 10, [32])) == (64 * 32 + 32) + (32 * 10 + 10)
     assert count(MLP((4,), 3, [8], batch_norm=True)) == (4 * 8 + 8) + 2 * 8 + (8 * 3 + 3)
     # conv without bias under batch norm: 1*32*9, bn 2*32, 32*64*9, bn 2*64, head 64*64+64, out 64*10+10
-    assert count(CNN((1, 8, 8), 10, [32, 64], hidden=[64])) == 23_722
-    assert count(CNN((3, 8, 8), 2, [4], batch_norm=False)) == (3 * 4 * 9 + 4) + (4 * 2 + 2)
+    assert count(CNN((1, 8, 8), 10, [32, 64], hidden=[64], head="global")) == 23_722
+    # head auto: the 2x2 map after two poolings is flattened, 64*2*2 inputs to the head
+    assert count(CNN((1, 8, 8), 10, [32, 64], hidden=[64])) == 23_722 + (64 * 4 - 64) * 64
+    assert count(CNN((3, 8, 8), 2, [4], batch_norm=False, head="global")) == (3 * 4 * 9 + 4) + (4 * 2 + 2)
+    # head auto on a big image: 64x64 -> 32x32 after one pooling, averaged down to 8x8
+    big = CNN((1, 64, 64), 2, [4], hidden=[])
+    assert count(big) == (1 * 4 * 9) + 2 * 4 + (4 * 8 * 8 * 2 + 2)
+    assert big(torch.zeros(2, 1, 64, 64)).shape == (2, 2)
     assert count(TfidfMLP(50, 3, [16])) == (50 * 16 + 16) + (16 * 3 + 3)
     assert count(TokenBag(100, 4, 8, [16])) == 100 * 8 + (8 * 16 + 16) + (16 * 4 + 4)
 

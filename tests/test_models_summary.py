@@ -30,7 +30,7 @@ def test_summary_of_an_mlp():
 
 
 def test_summary_of_a_cnn_counts_convolutions_per_output_pixel():
-    s = summarize(CNN((1, 8, 8), 10, [32, 64], hidden=[64]), torch.zeros(2, 1, 8, 8))
+    s = summarize(CNN((1, 8, 8), 10, [32, 64], hidden=[64], head="global"), torch.zeros(2, 1, 8, 8))
     by_name = {layer["name"]: layer for layer in s["layers"]}
     assert by_name["features.0"]["output_shape"] == [32, 8, 8]
     assert by_name["features.0"]["flops"] == 2 * (1 * 3 * 3) * 32 * (8 * 8)

@@ -69,6 +69,7 @@ def test_start_from_another_runs_weights(cli, tmp_path):
     again = cli(["train", *base, "--set", "train.epochs=1", "--set", "optimizer.lr=1e-12",
                  "--set", f"model.weights={tmp_path / 'a'}", "--out", tmp_path / "b"])  # fmt: skip
     assert again.exit_code == 0, again.output
+    # the MLP's input range (model.clip_inputs) is this run's data, not weights: not counted, not copied
     assert f"model.weights: loaded 4 of 4 tensors from {tmp_path / 'a'}" in again.output
     a = json.loads((tmp_path / "a" / "metrics.json").read_text())["test"]["loss"]
     b = json.loads((tmp_path / "b" / "metrics.json").read_text())["test"]["loss"]

@@ -173,8 +173,10 @@ class ModelConfig(Section):
     padding: int | Literal["same"] = Field(
         "same", description="CNN: zero padding of each convolution; same = kernel // 2."
     )
-    head: Literal["global", "flatten"] = Field(
-        "global", description="CNN: global average pooling or flatten before the dense head."
+    head: Literal["auto", "global", "flatten"] = Field(
+        "auto",
+        description="CNN: what the dense head sees: auto = the last feature map flattened, averaged down to "
+        "at most 8x8 positions first; global = its average per channel; flatten = all of it.",
     )
     embed_dim: int = Field(64, gt=0, description="text: embedding size for token-id inputs.")
     init: Literal[

@@ -1,6 +1,6 @@
 """Convolutional network: conv blocks (convolution, [batch norm], activation, [pooling],
-[dropout]), then global average pooling or flatten, then a small MLP head. Works for 1 or 3
-channels and any image size."""
+[dropout]), then the last feature map (flattened, averaged down to at most 8x8 first; or its
+global average), then a small MLP head. Works for 1 or 3 channels and any image size."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ from torch import Tensor, nn
 
 from treino.errors import ConfigError
 from treino.models.mlp import ACTIVATIONS, dense_stack
+
+GRID = 8  # head auto: positions kept per side of the last feature map
 
 
 def conv_size(size: int, kernel: int, stride: int, padding: int) -> int:
@@ -37,7 +39,7 @@ class CNN(nn.Module):
         batch_norm: bool = True,
         stride: int = 1,
         padding: int | str = "same",
-        head: str = "global",
+        head: str = "auto",
     ) -> None:
         super().__init__()
         pad = kernel // 2 if padding == "same" else int(padding)
@@ -62,8 +64,13 @@ class CNN(nn.Module):
                 blocks.append(nn.Dropout2d(dropout))
             c_in = c_out
         self.features = nn.Sequential(*blocks)
-        self.pool = nn.AdaptiveAvgPool2d(1) if head == "global" else nn.Identity()
-        n_flat = c_in if head == "global" else c_in * h * w
+        if head == "auto":  # flatten a map of at most 8x8 positions; average a bigger one down to 8x8
+            grid = (min(h, GRID), min(w, GRID))
+            self.pool: nn.Module = nn.AdaptiveAvgPool2d(grid) if grid != (h, w) else nn.Identity()
+            n_flat = c_in * grid[0] * grid[1]
+        else:
+            self.pool = nn.AdaptiveAvgPool2d(1) if head == "global" else nn.Identity()
+            n_flat = c_in if head == "global" else c_in * h * w
         self.head, width = dense_stack(n_flat, hidden or [], activation, dropout, False)
         self.out = nn.Linear(width, n_outputs)
 

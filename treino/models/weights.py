@@ -84,8 +84,10 @@ def load_into(model: nn.Module, path: str | Path, strict: bool = True) -> str:
         >>> load_into(model, "runs/digits-cnn/model", strict=False)
         'model.weights: loaded 10 of 12 tensors from ...; kept the initial out.weight, out.bias'
     """
-    own = model.state_dict()
-    state = _clean(read_state(path), own)
+    ranges = _input_ranges(model)  # statistics of this run's data, not weights: never copied
+    own = {k: v for k, v in model.state_dict().items() if k not in ranges}
+    state = {k: v for k, v in _clean(read_state(path), own).items() if k.split(".")[-1] not in ("low", "high")
+             or k in own}  # fmt: skip
     missing = [k for k in own if k not in state]
     unexpected = [k for k in state if k not in own]
     reshaped = [k for k in own if k in state and state[k].shape != own[k].shape]
@@ -102,6 +104,18 @@ def load_into(model: nn.Module, path: str | Path, strict: bool = True) -> str:
     kept = [*missing, *reshaped]
     tail = f"; kept the initial {_names(kept)}" if kept else ""
     return f"model.weights: loaded {len(matching)} of {len(own)} tensors from {path}{tail}"
+
+
+def _input_ranges(model: nn.Module) -> set[str]:
+    """State keys of the input ranges of bounded MLPs (model.clip_inputs)."""
+    from treino.models.mlp import MLP
+
+    return {
+        f"{name}.{key}" if name else key
+        for name, module in model.named_modules()
+        if isinstance(module, MLP) and module.bounded
+        for key in ("low", "high")
+    }
 
 
 def _describe(missing: list[str], unexpected: list[str], reshaped: list[str], own: dict, state: dict) -> str:
