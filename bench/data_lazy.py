@@ -43,8 +43,10 @@ class HandDataset(Dataset):
         return (x[None] - self.mean) / self.std, self.y[i]
 
 
-def hand_loop(paths: list[Path], y: torch.Tensor, workers: int) -> list[float]:
-    """Seconds of each epoch of a plain DataLoader loop (MLP, Adam, cross-entropy)."""
+def hand_loop(paths: list[Path], y: torch.Tensor, workers: int, threads: int) -> list[float]:
+    """Seconds of each epoch of a plain DataLoader loop (MLP, Adam, cross-entropy), at the
+    thread count treino.fit chose, so the two differ only in how the data is read."""
+    torch.set_num_threads(threads)
     model, loss_fn = mlp(), nn.CrossEntropyLoss()
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     data = HandDataset(paths, y.long(), 0.5, 0.25)
@@ -62,12 +64,12 @@ def hand_loop(paths: list[Path], y: torch.Tensor, workers: int) -> list[float]:
     return times
 
 
-def treino_epochs(source: object) -> list[float]:
+def treino_epochs(source: object) -> tuple[list[float], int]:
     import treino
 
     history = treino.fit(mlp(), source, loss="cross_entropy", optimizer="adam", epochs=EPOCHS,
                          batch_size=BATCH, device="cpu", train_metrics=False, task="multiclass")  # fmt: skip
-    return [row["seconds"] for row in history.epochs]
+    return [row["seconds"] for row in history.epochs], history.threads or torch.get_num_threads()
 
 
 def load(folder: Path, **kw: object) -> tuple[float, object]:
@@ -79,9 +81,9 @@ def load(folder: Path, **kw: object) -> tuple[float, object]:
     return time.perf_counter() - start, data
 
 
-def row(name: str, read: float, times: list[float]) -> str:
+def row(name: str, read: float, times: list[float], threads: int) -> str:
     later = statistics.median(times[1:]) if len(times) > 1 else times[0]
-    return f"| {name} | {read:.2f} | {times[0]:.2f} | {later:.2f} | {read + sum(times):.2f} |"
+    return f"| {name} | {threads} | {read:.2f} | {times[0]:.2f} | {later:.2f} | {read + sum(times):.2f} |"
 
 
 def main() -> None:
@@ -90,8 +92,8 @@ def main() -> None:
     uptime = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
     lines = [HEADING, "", f"{PNGS} PNGs (28x28, grayscale), {EPOCHS} epochs, batch {BATCH}, MLP 784-256-10, "
              f"{os.cpu_count()} cores, {torch.get_num_threads()} torch threads; `uptime` before: {uptime}", "",
-             "| path | read (s) | first epoch (s) | later epochs (s/epoch) | total (s) |",
-             "| --- | --- | --- | --- | --- |"]  # fmt: skip
+             "| path | torch threads | read (s) | first epoch (s) | later epochs (s/epoch) | total (s) |",
+             "| --- | --- | --- | --- | --- | --- |"]  # fmt: skip
     x, y = pixels(PNGS)
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp) / "png"
@@ -99,19 +101,20 @@ def main() -> None:
             (root / str(y[i])).mkdir(parents=True, exist_ok=True)
             Image.fromarray(x[i]).save(root / str(y[i]) / f"{i}.png")
         read, data = load(root)
-        lines.append(row("in memory (decoded once)", read, treino_epochs((data.train.x, data.train.y))))  # type: ignore[attr-defined]
+        times, threads = treino_epochs((data.train.x, data.train.y))  # type: ignore[attr-defined]
+        lines.append(row("in memory (decoded once)", read, times, threads))
         print(lines[-1], flush=True)
         for workers in (0, 1):
-            read, data = load(root, memory_budget="1MB", workers=workers)
+            read, data = load(root, memory_budget="100KB", workers=workers)
             source = data.train.source(BATCH, torch.Generator().manual_seed(0), "multiclass")  # type: ignore[attr-defined]
-            lines.append(row(f"treino lazy, workers {workers}", read, treino_epochs(source)))
+            times, threads = treino_epochs(source)
+            lines.append(row(f"treino lazy, workers {workers}", read, times, threads))
             print(lines[-1], flush=True)
         paths = sorted(root.rglob("*.png"))[: len(data.train)]  # type: ignore[attr-defined]
         labels = torch.tensor([int(p.parent.name) for p in paths])
         for workers in (0, 1):
-            lines.append(
-                row(f"hand-written DataLoader, workers {workers}", 0.0, hand_loop(paths, labels, workers))
-            )
+            times = hand_loop(paths, labels, workers, threads)
+            lines.append(row(f"hand-written DataLoader, workers {workers}", 0.0, times, threads))
             print(lines[-1], flush=True)
     lines += ["", f"`uptime` after: {subprocess.run(['uptime'], capture_output=True, text=True).stdout.strip()}", "",
               "read: decode into memory, or for the lazy path the header scan plus the mean/std sample (at most "
