@@ -85,7 +85,7 @@ def _test_split(p: Predictor) -> tuple[torch.Tensor, torch.Tensor]:
         raise DataError(
             f"{p.dir}: the run has no test split (data.split.test is 0); evaluate a labeled file with --data FILE"
         )
-    if data.test.x is None:  # lazy rows: in order, batch by batch
+    if data.test.x is None or data.test.x.layout != torch.strided:  # lazy rows, CSR: batch by batch
         from treino.engine.loop import predict
 
         outputs, _ = predict(p.model, data.test.ordered(p.device, p.task), p.device)

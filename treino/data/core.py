@@ -74,7 +74,7 @@ class Split:
     Consumers go through `source` (training), `ordered` (evaluation) and `take` (a few rows),
     so that both kinds serve every command."""
 
-    x: torch.Tensor | None
+    x: torch.Tensor | None  # dense, or a CSR tensor (sparse TF-IDF) that batches densify
     y: torch.Tensor
     augment: bool = False  # images: random flips and crops in every training batch
     rows: Rows | None = None
@@ -120,7 +120,9 @@ class Split:
     def take(self, index: torch.Tensor | slice) -> torch.Tensor:
         """The inputs of some rows (a shape probe, the report's misclassified images)."""
         if self.x is not None:
-            return self.x[index]
+            from treino.engine.sparse import dense_rows
+
+            return dense_rows(self.x, index)  # a CSR x (TF-IDF) gives dense rows
         assert self.rows is not None
         if isinstance(index, slice):
             index = torch.arange(len(self))[index]

@@ -10,6 +10,8 @@ from typing import Any
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler, TensorDataset
 
+from treino.engine import sparse
+
 Batch = tuple[torch.Tensor, torch.Tensor]
 EVAL_ROWS = 1024  # rows per forward pass when evaluating
 # Rows up to this many values are shuffled by one gather per epoch, then sliced (the 20-column
@@ -41,6 +43,10 @@ class InMemory:
 
     def epoch(self, generator: torch.Generator | None) -> Iterator[Batch]:
         n, bs = len(self.x), self.batch_size
+        if sparse.is_sparse(self.x):  # CSR rows (TF-IDF): densified batch by batch, in the same order
+            perm = torch.randperm(n, generator=generator).to(self.x.device) if bs < n else None
+            yield from sparse.epoch(self.x, self.y, bs, perm)
+            return
         if bs >= n:  # full batch: order does not change the gradient
             yield self.x, self.y
             return
@@ -55,6 +61,9 @@ class InMemory:
             yield x[start : start + bs], y[start : start + bs]
 
     def ordered(self, rows: int = EVAL_ROWS) -> Iterator[Batch]:
+        if sparse.is_sparse(self.x):
+            yield from sparse.epoch(self.x, self.y, rows, None)
+            return
         for start in range(0, len(self.x), rows):
             yield self.x[start : start + rows], self.y[start : start + rows]
 

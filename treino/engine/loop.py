@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from treino import metrics as M
-from treino.engine import speed
+from treino.engine import sparse, speed
 from treino.engine.batching import Source, as_source
 from treino.engine.callbacks import Callback, hooks
 from treino.optim import Schedule
@@ -379,7 +379,7 @@ def _check_output(model: nn.Module, source: Source, task: TaskName) -> None:
     was_training = model.training
     model.eval()
     try:
-        out = model(source.x[:2])
+        out = model(sparse.dense_rows(source.x, slice(0, 2)))  # a CSR x: its rows made dense
     except Exception:
         return  # a forward that fails fails again in the loop, where the callbacks see it
     finally:
