@@ -296,7 +296,9 @@ def test_statistics_from_a_seeded_sample_of_a_big_train_split(
     assert first.preprocessing == again.preprocessing  # evaluate re-reads the run's data and compares
 
 
-def test_predict_reads_an_image_folder_in_chunks(folder: Path, shuffled_run: Path, monkeypatch) -> None:
+def test_predict_reads_an_image_folder_in_chunks(
+    folder: Path, shuffled_run: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from treino import predict_inputs
 
     state = json.loads((shuffled_run / "model" / "preprocessing.json").read_text())
@@ -304,3 +306,16 @@ def test_predict_reads_an_image_folder_in_chunks(folder: Path, shuffled_run: Pat
     chunks = list(predict_inputs.image_chunks(folder, state, ["label"], 10**6, print))
     assert [len(c.ids) for c in chunks] == [16, 16, 8]  # never the whole folder at once
     assert chunks[0].features.shape == (16, 1, 8, 8)
+
+
+def test_a_separate_test_folder_joins_a_lazy_source_only_when_lazy_too(tmp_path: Path) -> None:
+    source, test = two_classes(tmp_path / "train", n=20), two_classes(tmp_path / "test", n=4)
+    cfg = {"source": str(source), "test": str(test), "workers": 0}
+    data = load(DataConfig(**cfg, memory_budget="1KB"), torch.Generator().manual_seed(0))
+    assert data.test is not None and data.test.lazy and len(data.test) == 8
+    with pytest.raises(Exception) as caught:  # 40 images over 5 KB, the 8 test images under it
+        load(DataConfig(**cfg, memory_budget="5KB"), torch.Generator().manual_seed(0))
+    assert str(caught.value) == (
+        f"{test}: this folder and data.source fall on different sides of data.memory_budget (one would be read "
+        f"lazily, one decoded); put both in one folder as train/ and test/ subfolders"
+    )

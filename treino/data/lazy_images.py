@@ -107,8 +107,8 @@ def concat(raw: Any, extra: Any, fixed: np.ndarray, where: str) -> LazyImages:
     """A separate data.val/data.test folder added to data.source, both read lazily."""
     if not isinstance(raw, LazyImages) or not isinstance(extra, LazyImages):
         raise DataError(
-            f"{where}: only one of data.source and {where} is over data.memory_budget, so one would be read "
-            f"lazily and one decoded; put both in one folder as train/ and test/ subfolders"
+            f"{where}: this folder and data.source fall on different sides of data.memory_budget (one would "
+            f"be read lazily, one decoded); put both in one folder as train/ and test/ subfolders"
         )
     if raw.shape != extra.shape:
         raise DataError(
