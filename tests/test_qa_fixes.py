@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 
 def test_tune_with_a_metric_the_task_lacks_prints_the_error_alone(cli, capfd, tmp_path):
     # optuna logged the failed trial with its traceback before treino's one-line error
@@ -292,3 +294,95 @@ def test_fit_casts_integer_inputs_for_a_float_model_and_keeps_token_ids():
     bag = Bag()
     treino.fit(bag, (x, y), (x, y), loss="cross_entropy", epochs=1, batch_size=8)
     assert bag.seen == {torch.int64}
+
+
+def _formatted(path, rows: int = 40, sep: str = ",", bad: str | None = None) -> None:
+    """rate '51.3%', amount '1,377' (or European '1.377,5' with sep ';'), y."""
+    import numpy as np
+    import pandas as pd
+
+    x = np.random.default_rng(0).normal(size=rows)
+    if sep == ",":
+        amount = [f"{abs(v) * 3000 + 1000:,.0f}" for v in x]
+    else:
+        amount = [
+            f"{abs(v) * 3000 + 1000:,.1f}".replace(",", " ").replace(".", ",").replace(" ", ".") for v in x
+        ]
+    frame = pd.DataFrame(
+        {"rate": [f"{v * 10 + 50:.1f}%" for v in x], "amount": amount, "y": (x > 0).astype(int)}
+    )
+    if bad is not None:
+        frame.loc[17, "rate"] = bad
+    frame.to_csv(path, index=False, sep=sep)
+
+
+def test_percents_and_thousands_separators_are_numbers_in_train_and_predict(cli, tmp_path):
+    # '12%' and '1,234' were read as text distinct per row and dropped as ids
+    import json
+
+    import numpy as np
+    import pandas as pd
+
+    import treino
+
+    for sep, amount_note in ((",", "'1,234.5': read as numbers (1,234.5 -> 1234.5)"),
+                             (";", "'1.234,5': read as numbers (1.234,5 -> 1234.5)")):  # fmt: skip
+        path, out = tmp_path / f"rates{sep}.csv", tmp_path / f"r{sep}"
+        _formatted(path, sep=sep)
+        args = ["--set", "train.epochs=2", "--set", "log.plots=false"]
+        result = cli(["train", "--data", path, "--target", "y", *args, "--out", out, "-q"])
+        assert result.exit_code == 0, result.output
+        notes = json.loads((out / "metrics.json").read_text())["data"]["notes"]
+        assert "inputs: numeric rate, amount" in notes
+        assert (
+            "column 'rate' holds percents written like '12.5%': read as fractions (12.5% -> 0.125)" in notes
+        )
+        assert f"column 'amount' holds numbers written like {amount_note}" in notes
+        predictor = treino.load(out, quiet=True)
+        raw = pd.read_csv(path, sep=sep)
+        plain = pd.DataFrame({  # the same rows written plainly: 51.3% -> 0.513, 1,377 -> 1377
+            "rate": raw["rate"].str.rstrip("%").astype(float) / 100,
+            "amount": raw["amount"].str.replace("." if sep == ";" else ",", "").str.replace(",", ".").astype(float),
+        })  # fmt: skip
+        np.testing.assert_allclose(predictor.predict_proba(path), predictor.predict_proba(plain), rtol=1e-6)
+        np.testing.assert_allclose(predictor.predict_proba(raw), predictor.predict_proba(plain), rtol=1e-6)
+
+
+def test_a_bad_value_in_a_percent_column_is_named_in_train_and_predict(cli, tmp_path):
+    path = tmp_path / "rates.csv"
+    _formatted(path, bad="about half")
+    result = cli(["train", "--data", path, "--target", "y", "--out", tmp_path / "r", "-q"])
+    assert result.exit_code == 2
+    assert result.output.strip().splitlines()[-1] == (
+        f"error: {path}: column 'rate' holds numbers but row 18 has 'about half'; fix that value or leave the cell empty"
+    )
+    good = tmp_path / "good.csv"
+    _formatted(good)
+    args = ["--set", "train.epochs=1", "--set", "log.plots=false", "--out", tmp_path / "r2", "-q"]
+    assert cli(["train", "--data", good, "--target", "y", *args]).exit_code == 0
+    result = cli(["predict", tmp_path / "r2", path])
+    assert result.exit_code == 2
+    assert result.output.strip().splitlines()[-1] == (
+        f"error: {path}: column 'rate' holds numbers but row 18 has 'about half'; fix that value or leave the cell empty"
+    )
+
+
+def test_number_formats_are_told_apart():
+    import pandas as pd
+
+    from treino.data.numbers import number_format, parse_numbers
+
+    cases = {
+        ("1,234", "56", "-7,890.5"): (",", ".", False, [1234, 56, -7890.5]),
+        ("1 234", "12\u00a0345,5"): (" ", ",", False, [1234, 12345.5]),
+        ("1.234,5", "12,75"): (".", ",", False, [1234.5, 12.75]),
+        ("3,5", "12,25"): ("", ",", False, [3.5, 12.25]),
+        ("12%", "7.5 %", "-3%"): ("", ".", True, [0.12, 0.075, -0.03]),
+        ("12,5%", "100%"): ("", ",", True, [0.125, 1.0]),
+    }
+    for values, (thousands, decimal, percent, expected) in cases.items():
+        fmt = number_format(pd.Series(values))
+        assert fmt == {"thousands": thousands, "decimal": decimal, "percent": percent}, values
+        assert parse_numbers(pd.Series(values), fmt).tolist() == pytest.approx(expected)
+    for text in (("red", "blue"), ("1,2,3", "4"), ("12%", "13"), ("2024-01-05", "2024-02-01")):
+        assert number_format(pd.Series(text)) is None, text

@@ -14,6 +14,7 @@ from treino.data import lazy_images as lazy
 from treino.data.builtin import Images, Table
 from treino.data.core import Data, DataInfo, Split, assign_splits, check_finite, memory_budget, workers
 from treino.data.lazy_images import LazyImages
+from treino.data.numbers import number_note
 from treino.data.preprocess import TablePreprocessor
 from treino.data.tables import check_target, choose_roles, describe_roles, infer_task
 from treino.errors import DataError
@@ -207,6 +208,7 @@ def table_data(raw: Table, cfg: DataConfig, g: torch.Generator, where: str) -> D
         if texts and kind == "table":
             notes.append(f"text columns: at most {auto} TF-IDF terms each (set data.text.max_features)")
     prep = TablePreprocessor.fit(frame.iloc[tr.numpy()], roles, cfg.scale, cfg.categorical, text, where)
+    notes += [number_note(c["name"], c["format"]) for c in prep.columns if "format" in c]
     state: dict[str, Any] = prep.state()
     state["kind"] = kind
     yt = torch.from_numpy(y)

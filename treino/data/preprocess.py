@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from treino.data.numbers import number_format, parse_numbers
 from treino.data.tables import check_numbers
 from treino.data.text import TextEncoder
 from treino.errors import DataError
@@ -19,9 +20,12 @@ MAX_CATEGORIES = 50  # categories kept per column; rarer values count as unknown
 DATE_PARTS = ("year", "month", "day", "day_of_week", "hour")
 
 
-def _matrix(frame: pd.DataFrame, names: list[str]) -> np.ndarray:
-    """float64 (N, k) values of the named columns; anything that is not a number is NaN."""
+def _matrix(frame: pd.DataFrame, names: list[str], formats: dict[str, dict] | None = None) -> np.ndarray:
+    """float64 (N, k) values of the named columns, those in `formats` read in their format
+    ('12%', '1,234'); anything that is not a number is NaN."""
     part = frame[names]
+    if formats:
+        part = part.assign(**{n: parse_numbers(part[n], f) for n, f in formats.items()})
     if any(dtype.kind not in "iufb" for dtype in part.dtypes):
         part = part.apply(pd.to_numeric, errors="coerce")
     return part.to_numpy(dtype=np.float64, na_value=np.nan)
@@ -77,12 +81,15 @@ class TablePreprocessor:
     ) -> TablePreprocessor:
         columns = []
         numeric = [name for name, role in roles.items() if role == "numeric"]
-        stats = dict(zip(numeric, _numeric_stats(_matrix(frame, numeric), scale), strict=True))
+        written = [n for n in numeric if frame[n].dtype.kind not in "iufb"]  # numbers as text: '12%'
+        formats = {n: f for n in written if (f := number_format(frame[n])) is not None}
+        stats = dict(zip(numeric, _numeric_stats(_matrix(frame, numeric, formats), scale), strict=True))
         gaps = frame[list(roles)].isna().any()  # one pass for every column's indicator
         for name, role in roles.items():
             entry: dict[str, Any] = {"name": name, "role": role, "indicator": bool(gaps[name])}
             if role == "numeric":
-                columns.append({**entry, **stats[name]})
+                how = {"format": formats[name]} if name in formats else {}  # read as written: 12%, 1,234
+                columns.append({**entry, **stats[name], **how})
                 continue
             col = frame[name]
             if role == "categorical":
@@ -112,7 +119,8 @@ class TablePreprocessor:
         """(N, D) float32 features, or (N, L) int64 token ids for a lone text column."""
         blocks = []
         numeric = [c for c in self.columns if c["role"] == "numeric"]
-        values = _matrix(frame, [c["name"] for c in numeric])  # (N, k), every numeric column at once
+        formats = {c["name"]: c["format"] for c in numeric if "format" in c}
+        values = _matrix(frame, [c["name"] for c in numeric], formats)  # (N, k), every numeric column at once
         missing = np.isnan(values)
         fill, shift, div = (
             np.array([c[key] for c in numeric], dtype=np.float64) for key in ("fill", "shift", "scale")
@@ -208,5 +216,6 @@ def transform_frame(state: dict[str, Any], frame: pd.DataFrame, where: str = "in
             f"add them (empty cells are imputed)"
         )
     numeric = [c["name"] for c in state["columns"] if c["role"] == "numeric"]
-    checked = check_numbers(frame[numeric], where, strict=True)
+    formats = {c["name"]: c["format"] for c in state["columns"] if "format" in c}
+    checked = check_numbers(frame[numeric], where, strict=True, formats=formats)
     return TablePreprocessor(state["columns"]).transform(frame.assign(**dict(checked.items())))

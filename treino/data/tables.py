@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from treino.data.numbers import best_format, number_format, parse_numbers
 from treino.errors import DataError
 from treino.registry import did_you_mean
 
@@ -157,10 +158,14 @@ def _separator(head: bytes, encoding: str = "utf-8") -> str:
         return ","
 
 
-def check_numbers(frame: pd.DataFrame, where: str, strict: bool = False) -> pd.DataFrame:
+def check_numbers(
+    frame: pd.DataFrame, where: str, strict: bool = False, formats: dict[str, dict] | None = None
+) -> pd.DataFrame:
     """A text column that is almost all numbers holds garbage: name its first bad row and value.
-    Columns that are only numbers written as text become numbers; blank cells become empty.
-    `strict`: every column is known to be numeric (prediction), so any non-number is garbage."""
+    Columns that are only numbers written as text become numbers; blank cells become empty;
+    numbers written with a format ('12%', '1,234', see numbers.py) stay text for the preprocessing
+    to read. `strict`: every column is known to be numeric (prediction), so any non-number is
+    garbage; `formats` (from the preprocessing state): columns read in their training format."""
     frame = frame.copy()
     for name in frame.columns:
         col = frame[name]
@@ -169,15 +174,26 @@ def check_numbers(frame: pd.DataFrame, where: str, strict: bool = False) -> pd.D
         blank = col.map(lambda v: isinstance(v, str) and not v.strip()).to_numpy(dtype=bool)
         if blank.any():  # a cell of spaces is an empty cell
             col = frame[name] = col.mask(blank)
-        values = col.dropna()
-        if len(values) == 0 or not all(isinstance(v, str) for v in values.iloc[:100]):
-            continue
-        parsed = pd.to_numeric(values.str.strip(), errors="coerce")
-        good = int(parsed.notna().sum())
-        if good == len(values):
-            frame[name] = pd.to_numeric(col, errors="coerce")
-        elif strict or good >= max(5, NUMERIC_SHARE * len(values)):
-            row = int(np.flatnonzero(col.notna().to_numpy() & pd.to_numeric(col, errors="coerce").isna())[0])
+        fmt = (formats or {}).get(name)
+        if fmt is not None:  # prediction: as training read this column
+            read = frame[name] = parse_numbers(col, fmt)
+            good = written = 0  # strict: any value it cannot read is an error
+        else:
+            values = col.dropna()
+            if len(values) == 0 or not all(isinstance(v, str) for v in values.iloc[:100]):
+                continue
+            text = values.str.strip()
+            good = int(pd.to_numeric(text, errors="coerce").notna().sum())
+            if good == len(values):
+                frame[name] = pd.to_numeric(col, errors="coerce")
+                continue
+            fmt, written = best_format(text) if not strict else (None, 0)
+            if written == len(values):
+                continue  # '12%', '1,234': numeric, read by its format (the preprocessing keeps it)
+            read = parse_numbers(col, fmt) if fmt and written > good else pd.to_numeric(col, errors="coerce")
+        bad = col.notna().to_numpy() & read.isna().to_numpy()
+        if bad.any() and (strict or max(good, written) >= max(5, NUMERIC_SHARE * col.notna().sum())):
+            row = int(np.flatnonzero(bad)[0])
             raise DataError(
                 f"{where}: column '{name}' holds numbers but row {row + 1} has {col.iloc[row]!r}; "
                 f"fix that value or leave the cell empty"
@@ -222,6 +238,8 @@ def column_role(series: pd.Series) -> str:
         return "datetime"
     if values.iloc[:1000].map(lambda v: isinstance(v, list | dict)).any():
         return "list"
+    if number_format(values) is not None:  # '12%', '1,234', '1.234,5': preprocess reads them
+        return "numeric"
     as_text = values.astype(str)
     if as_text.str.match(DATE).mean() >= 0.95:
         return "datetime"
