@@ -18,7 +18,7 @@ from treino.engine.batching import LoopShuffled
 from treino.errors import DataError
 
 STATS_SAMPLE = 2000  # train images whose pixels give the per-channel mean/std (all when fewer)
-STATS_BATCH = 256  # images per batch while computing them
+READ_BYTES = 64 * 10**6  # decoded float32 bytes of one evaluation or statistics batch, at most
 PREFETCH = 4  # batches each worker keeps ready ahead of the loop
 FLOAT_BYTES = 4  # decoded pixels are float32
 
@@ -206,8 +206,12 @@ class ImageRows:
         return self.files.__getitems__(index.tolist())[0]
 
     def loader(self, batch_size: int, shuffle: bool, generator: torch.Generator | None) -> DataLoader:
+        """Training batches of `batch_size` (shuffled); in order, batches of at most READ_BYTES
+        (1024 rows of 224x224 RGB would be 616 MB)."""
         n, workers = len(self.files), self.workers
         batch = min(batch_size, n)
+        if not shuffle:
+            batch = min(batch, max(1, READ_BYTES // (int(np.prod(self.files.shape)) * FLOAT_BYTES)))
         order = LoopShuffled(n, generator) if shuffle and batch < n else None  # full batch: no shuffle
         return DataLoader(
             self.files, batch_size=batch, sampler=order, num_workers=workers, collate_fn=_as_is,
@@ -234,12 +238,13 @@ def channel_stats(
     sample = train if len(train) <= STATS_SAMPLE else train[torch.randperm(len(train), generator=generator)]
     sample = sample[:STATS_SAMPLE].sort().values  # file order: sequential reads
     c = raw.shape[0]
-    reader = rows(raw, sample, torch.zeros(c), torch.ones(c), workers).loader(STATS_BATCH, False, None)
+    reader = rows(raw, sample, torch.zeros(c), torch.ones(c), workers).loader(len(sample), False, None)
     total, squares, count = np.zeros(c), np.zeros(c), 0
     for x, _ in reader:
-        x = x.numpy().astype(np.float64)  # float64 sums: a few thousand images lose no digits
-        total += x.sum(axis=(0, 2, 3))
-        squares += (x * x).sum(axis=(0, 2, 3))
+        for ch in range(c):  # one channel at a time in float64: sums of millions of pixels keep their digits
+            v = x[:, ch].numpy().astype(np.float64)
+            total[ch] += v.sum()
+            squares[ch] += (v * v).sum()
         count += x.shape[0] * x.shape[2] * x.shape[3]
     mean = total / count
     std = np.sqrt(np.maximum((squares - count * mean * mean) / max(1, count - 1), 0))
