@@ -386,3 +386,27 @@ def test_number_formats_are_told_apart():
         assert parse_numbers(pd.Series(values), fmt).tolist() == pytest.approx(expected)
     for text in (("red", "blue"), ("1,2,3", "4"), ("12%", "13"), ("2024-01-05", "2024-02-01")):
         assert number_format(pd.Series(text)) is None, text
+
+
+def test_a_streamed_parquet_reads_percents_as_the_whole_table_does(tmp_path):
+    # the streaming pass computed the scaling of a '12%' column from NaNs (scale 1, shift its fill)
+    import numpy as np
+    import pandas as pd
+    import torch
+
+    from treino.config import DataConfig
+    from treino.data import load
+
+    x = np.random.default_rng(0).normal(size=2000)
+    frame = pd.DataFrame({"rate": [f"{v * 10 + 50:.1f}%" for v in x], "label": np.where(x > 0, "yes", "no")})
+    frame.to_parquet(tmp_path / "rates.parquet", row_group_size=250)
+    found = []
+    for budget in ("1KB", "auto"):  # streamed by row groups, then read whole
+        cfg = DataConfig(source=str(tmp_path / "rates.parquet"), target="label", memory_budget=budget)
+        (rate,) = load(cfg, torch.Generator().manual_seed(0), 0).preprocessing["columns"]
+        found.append(rate)
+    for rate in found:
+        assert rate["format"] == {"thousands": "", "decimal": ".", "percent": True}
+        assert rate["shift"] == pytest.approx(0.5, abs=0.01) and rate["scale"] == pytest.approx(
+            0.1, abs=0.005
+        )

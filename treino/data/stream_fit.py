@@ -243,6 +243,7 @@ def _fit_pass(
     """Every row once: the targets of each split (file order), the rows of each split per row
     group, and the preprocessing refitted on all train rows (`sampled` gives fills and dates)."""
     numeric = [c["name"] for c in sampled if c["role"] == "numeric"]
+    formats = {c["name"]: c["format"] for c in sampled if "format" in c}  # '12%', '1,234' as the sample
     fill = np.array([c["fill"] for c in sampled if c["role"] == "numeric"], dtype=np.float64)
     moments = Moments(len(numeric))
     gaps = dict.fromkeys(roles, False)
@@ -262,7 +263,7 @@ def _fit_pass(
         train = frame[chunk.codes == TRAIN]
         if len(train) == 0:
             continue
-        values = _matrix(train, numeric)  # (n, k)
+        values = _matrix(train, numeric, formats)  # (n, k)
         moments.add(np.where(np.isnan(values), fill, values))
         for name, gap in train[list(roles)].isna().any().items():
             gaps[str(name)] |= bool(gap)
