@@ -129,6 +129,11 @@ def test_cli_trains_streamed_to_the_in_memory_metric(runs: dict[str, Path], tmp_
     assert len(predictions) == _metrics(runs["stream"])["data"]["sizes"]["test"]
     assert (predictions["y_true"] == predictions["y_pred"]).mean() == pytest.approx(streamed)
 
+    result = _cli(["evaluate", runs["stream"]])  # re-reads and re-splits the file as training did
+    assert result.exit_code == 0, result.output
+    evaluation = json.loads((runs["stream"] / "evaluation.json").read_text())
+    assert evaluation["metrics"]["accuracy"] == pytest.approx(streamed)
+
     new = tmp_path / "new.csv"
     _table(50, seed=1).drop(columns="label").to_csv(new, index=False)
     out = tmp_path / "pred.csv"

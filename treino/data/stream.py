@@ -7,6 +7,7 @@ reader thread decoding the next chunk while the model trains on this one. Only t
 
 from __future__ import annotations
 
+import ctypes
 import queue
 import threading
 from collections.abc import Iterator
@@ -258,7 +259,7 @@ class StreamLoader:
         window = self.window if rng is not None else size
         xs: list[torch.Tensor] = []
         ys: list[torch.Tensor] = []
-        held = 0
+        held = since = 0  # rows held; rows batched since the heaps were last trimmed
         for x, y in pieces:
             xs.append(x)
             ys.append(y)
@@ -270,6 +271,10 @@ class StreamLoader:
             for start in range(0, cut, size):
                 yield x[start : start + size], y[start : start + size]
             xs, ys, held = [x[cut:]], [y[cut:]], held - cut
+            since += cut
+            if since >= SHUFFLE_ROWS:
+                since = 0
+                _release()
         if held:
             x, y = _mixed(xs, ys, rng)
             for start in range(0, held, size):
@@ -283,6 +288,26 @@ def _mixed(xs: list[torch.Tensor], ys: list[torch.Tensor], rng: Any) -> tuple[to
         return x, y
     order = torch.from_numpy(rng.permutation(len(x)))
     return x[order], y[order]
+
+
+def _release() -> None:
+    """Hand freed heap pages back to the OS (glibc; elsewhere a no-op), every SHUFFLE_ROWS rows
+    batched. Chunks decoded in the reader thread and freed in the training thread fragment the
+    heaps: without this, RSS grew ~23 MB every 100 steps of 4096 rows (a 2 GB table's epoch
+    peaked at 1.6 GB instead of staying near the 200 MB table's)."""
+    global _LIBC
+    if _LIBC is None:
+        try:
+            _LIBC = ctypes.CDLL("libc.so.6")
+            _LIBC.malloc_trim(0)
+        except (OSError, AttributeError):
+            _LIBC = False
+            return
+    if _LIBC:
+        _LIBC.malloc_trim(0)
+
+
+_LIBC: Any = None
 
 
 class _Failed:
