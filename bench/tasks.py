@@ -73,9 +73,13 @@ def _treino_data(source: str) -> tuple[torch.Tensor, ...]:
     """A built-in dataset through treino's data layer (split + preprocessing), train and test."""
     from treino import data as D
     from treino.config import DataConfig
+    from treino.engine.sparse import dense_rows
 
     d = D.load(DataConfig(source=source), torch.Generator().manual_seed(0), 0)
-    return d.train.x, d.train.y.long().reshape(-1), d.test.x, d.test.y.long().reshape(-1)
+    # dense for every runner (the libraries compared take dense tensors): TF-IDF is held sparse
+    # by treino's data layer; bench/sparse.py measures that path
+    x, xt = (dense_rows(s.x, slice(None)) for s in (d.train, d.test))
+    return x, d.train.y.long().reshape(-1), xt, d.test.y.long().reshape(-1)
 
 
 def tasks(quick: bool) -> list[Task]:

@@ -53,7 +53,8 @@ class ImageConfig(Section):
 
 class TextConfig(Section):
     mode: Literal["tfidf", "tokens"] = Field(
-        "tfidf", description="tfidf: dense TF-IDF features; tokens: padded token ids for model.kind text."
+        "tfidf",
+        description="tfidf: TF-IDF features (see sparse); tokens: padded token ids for model.kind text.",
     )
     max_features: int | None = Field(
         None,
@@ -64,6 +65,11 @@ class TextConfig(Section):
     ngrams: tuple[int, int] = Field((1, 2), description="TF-IDF n-gram range (min, max).")
     min_df: int = Field(2, gt=0, description="Ignore terms found in fewer training rows than this.")
     max_length: int = Field(200, gt=0, description="tokens: ids kept per text (longer texts are cut).")
+    sparse: Literal["auto"] | bool = Field(
+        "auto",
+        description="tfidf: hold the features as a sparse (CSR) matrix, densified batch by batch; auto = when "
+        "the train split has 1000+ features and at most 5% of them are non-zero.",
+    )
 
 
 UNITS = {"": 1, "B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12, "KIB": 2**10, "MIB": 2**20,

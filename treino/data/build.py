@@ -17,6 +17,8 @@ from treino.data.lazy_images import LazyImages
 from treino.data.numbers import number_note
 from treino.data.preprocess import TablePreprocessor
 from treino.data.tables import check_target, choose_roles, describe_roles, infer_task
+from treino.data.text import keep_sparse
+from treino.engine.sparse import from_scipy
 from treino.errors import DataError
 
 SPLITS = ("train", "val", "test")
@@ -199,7 +201,7 @@ def table_data(raw: Table, cfg: DataConfig, g: torch.Generator, where: str) -> D
     tr, va, te = assign_splits(fixed_t, len(frame), cfg.split.val, cfg.split.test, g, labels)
     if fixed_t is None:
         _check_split_sizes(cfg, len(frame), (tr, va, te), where)
-    text = cfg.text.model_dump(exclude={"ngrams"}) | {"ngrams": tuple(cfg.text.ngrams)}
+    text = cfg.text.model_dump(exclude={"ngrams", "sparse"}) | {"ngrams": tuple(cfg.text.ngrams)}
     if cfg.text.max_features is None:
         # beside other inputs, a free-text column gets a vocabulary in proportion to the rows,
         # so a few hundred rows do not fit thousands of n-gram weights
@@ -218,11 +220,19 @@ def table_data(raw: Table, cfg: DataConfig, g: torch.Generator, where: str) -> D
             mean, std = yt[tr].mean(0), yt[tr].std(0, unbiased=False).clamp(min=1e-12)
             state["target"] = {"mean": mean.tolist(), "std": std.tolist()}
 
+    tfidf = any(c["role"] == "text" and c["text"]["mode"] == "tfidf" for c in prep.columns)
+    sparse: bool | None = None if tfidf and cfg.text.sparse is not False else False  # None: decide on train
+
     def part(rows: torch.Tensor) -> Split | None:
+        nonlocal sparse
         if len(rows) == 0:
             return None
-        x = torch.from_numpy(prep.transform(frame.iloc[rows.numpy()]))
-        return Split(x, yt[rows].float())
+        x = prep.transform(frame.iloc[rows.numpy()], sparse is not False)
+        if sparse is None:
+            sparse = keep_sparse(x, cfg.text.sparse, notes)
+        if not isinstance(x, np.ndarray):
+            return Split(from_scipy(x) if sparse else torch.from_numpy(x.toarray()), yt[rows].float())
+        return Split(torch.from_numpy(x), yt[rows].float())
 
     k = len(classes)
     counts = {s: _counts(yt[r], k) for s, r in zip(SPLITS, (tr, va, te), strict=True)} if k else {}

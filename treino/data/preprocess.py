@@ -115,8 +115,9 @@ class TablePreprocessor:
             columns.append(entry)
         return cls(columns)
 
-    def transform(self, frame: pd.DataFrame) -> np.ndarray:
-        """(N, D) float32 features, or (N, L) int64 token ids for a lone text column."""
+    def transform(self, frame: pd.DataFrame, sparse: bool = False) -> Any:
+        """(N, D) float32 features, or (N, L) int64 token ids for a lone text column. With
+        `sparse` and a TF-IDF column, a scipy CSR matrix (the other columns stored sparse too)."""
         blocks = []
         numeric = [c for c in self.columns if c["role"] == "numeric"]
         formats = {c["name"]: c["format"] for c in numeric if "format" in c}
@@ -162,7 +163,7 @@ class TablePreprocessor:
                     blocks.append(((x - p["shift"]) / p["scale"]).to_numpy()[:, None])
                 col = stamps
             else:
-                encoded = TextEncoder(c["text"]).transform(col)
+                encoded = TextEncoder(c["text"]).transform(col, sparse)
                 if encoded.dtype == np.int64:
                     return encoded  # tokens mode: the one input is the id sequence
                 blocks.append(encoded)
@@ -172,7 +173,11 @@ class TablePreprocessor:
             blocks.append(scaled[:, run[0] : run[-1] + 1])
         if not blocks:
             return np.zeros((len(frame), 0), dtype=np.float32)
-        return np.concatenate(blocks, axis=1).astype(np.float32)
+        if sparse and any(not isinstance(b, np.ndarray) for b in blocks):
+            from scipy.sparse import hstack
+
+            return hstack(blocks, format="csr", dtype=np.float32)
+        return np.concatenate(blocks, axis=1).astype(np.float32, copy=False)
 
     @property
     def feature_names(self) -> list[str]:

@@ -98,7 +98,11 @@ def dense_rows(x: torch.Tensor, index: torch.Tensor | slice) -> torch.Tensor:
     index = torch.as_tensor(index, dtype=torch.long)
     if x.device.type == "cpu":
         return torch.from_numpy(_scipy(x)[index.numpy()].toarray())
-    _, flat, values = _select(x, index.to(x.device))
+    return _torch_rows(x, index.to(x.device))
+
+
+def _torch_rows(x: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+    _, flat, values = _select(x, index)  # one host read: how many non-zeros the rows hold
     return _densify(flat, values, len(index), x.shape[1], 0)
 
 
