@@ -48,9 +48,11 @@ def number_format(values: pd.Series) -> dict[str, Any] | None:
     text = values.dropna()
     if len(text) == 0 or not all(isinstance(v, str) for v in text.iloc[:SAMPLE]):
         return None
-    text = text.astype(str).str.strip()
-    found, count = best_format(text)
-    return found if count == len(text) else None
+    found, count = best_format(text.iloc[:SAMPLE].astype(str).str.strip())
+    if found is None or count < min(SAMPLE, len(text)):  # most columns stop here, on the sample
+        return None
+    pattern = _pattern(found["thousands"], found["decimal"], found["percent"])
+    return found if text.astype(str).str.strip().str.fullmatch(pattern).all() else None
 
 
 def parse_numbers(col: pd.Series, fmt: dict[str, Any]) -> pd.Series:
