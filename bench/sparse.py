@@ -1,7 +1,7 @@
 """Sparse vs dense TF-IDF on rotten-tomatoes (default text model, Adam): seconds per epoch,
 peak RSS and test accuracy of `treino train`, the two layouts interleaved.
 
-    .venv/bin/python bench/sparse.py [--repeats 5] [--batch 64] [--epochs 4] [--fit]
+    .venv/bin/python bench/sparse.py [--repeats 5] [--batch 64] [--epochs 4] [--fit | --mm | --large ROWS]
 
 Each run is its own process (peak RSS is per process: os.wait4); s/epoch is the median of a
 run's epochs, then the median over the repeats.
@@ -13,6 +13,7 @@ import argparse
 import csv
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -81,13 +82,110 @@ def fit_epochs(repeats: int, batch: int, epochs: int) -> None:
               f"{min(c):.3f}-{max(c):.3f} |")  # fmt: skip
 
 
+def sparse_mm(repeats: int, batch: int) -> None:
+    """The loop by hand, one thread, CPU seconds per epoch: dense rows (the old path), sparse rows
+    densified per batch (treino's path), and a sparse COO batch fed to the first Linear
+    (TfidfMLP takes it through torch.sparse.mm)."""
+    import time
+
+    import numpy as np
+    import torch
+
+    from treino import data as D
+    from treino import models
+    from treino.config import DataConfig, ModelConfig
+    from treino.engine import sparse
+    from treino.engine.batching import InMemory
+
+    torch.set_num_threads(1)
+    d = D.load(DataConfig(source="rotten-tomatoes"), torch.Generator().manual_seed(0))
+    x, y = d.train.x, d.train.y.reshape(-1, 1)
+    dense = sparse.dense_rows(x, slice(None))
+
+    def coo(g: torch.Generator):  # the rows of a batch as a sparse COO tensor
+        perm = torch.randperm(len(x), generator=g)
+        rows, yp = sparse._scipy(x)[perm.numpy()], y[perm]
+        for s in range(0, len(x), batch):
+            c = rows[s : s + batch].tocoo()
+            index = torch.from_numpy(np.vstack([c.row, c.col]).astype(np.int64))
+            yield (
+                torch.sparse_coo_tensor(
+                    index, torch.from_numpy(c.data), c.shape, is_coalesced=True, check_invariants=False
+                ),
+                yp[s : s + batch],
+            )
+
+    paths = {
+        "dense rows (before)": lambda g: InMemory(dense, y, batch).epoch(g),
+        "sparse rows, densified per batch (kept)": lambda g: InMemory(x, y, batch).epoch(g),
+        "sparse batch into torch.sparse.mm": coo,
+    }
+    seconds: dict[str, list[float]] = {k: [] for k in paths}
+    for _ in range(repeats):
+        for name, batches in paths.items():
+            torch.manual_seed(0)
+            net = models.build(ModelConfig(), d.info)
+            opt, loss_fn = torch.optim.Adam(net.parameters(), 1e-3), torch.nn.BCEWithLogitsLoss()
+            start = time.process_time()
+            for xb, yb in batches(torch.Generator().manual_seed(0)):
+                loss = loss_fn(net(xb), yb)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+            seconds[name].append(time.process_time() - start)
+    print(f"\nby hand, batch {batch}, {repeats} repeats, load {os.getloadavg()[0]:.1f}")
+    print("| path | CPU s/epoch median | min-max |\n|---|---:|---:|")
+    for name, v in seconds.items():
+        print(f"| {name} | {statistics.median(v):.3f} | {min(v):.3f}-{max(v):.3f} |")
+
+
+def large(rows: int, terms: int) -> None:
+    """A synthetic corpus (Zipf-distributed words, 20-60 per text) with `terms` TF-IDF terms,
+    trained sparse for 2 epochs: peak RSS and s/epoch, against the dense train split's size."""
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(0)
+    words = rng.zipf(1.1, size=rows * 60) % 500_000
+    lengths = rng.integers(20, 61, rows)
+    texts = [" ".join(f"w{w}" for w in words[i * 60 : i * 60 + k]) for i, k in enumerate(lengths)]
+    label = (np.array([t.count("w1 ") for t in texts]) > 1).astype(int)  # a learnable target
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "corpus.csv"
+        pd.DataFrame({"text": texts, "label": label}).to_csv(path, index=False)
+        del texts
+        out = Path(tmp) / "run"
+        args = [*TREINO, "train", "--data", str(path), "--target", "label", "--out", str(out),
+                "--set", f"data.text.max_features={terms}", "--set", "train.epochs=2",
+                "--set", "train.batch_size=64", "--set", "log.plots=false", "--set", "log.progress=false"]  # fmt: skip
+        done = subprocess.run(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, check=False)
+        print(done.stdout)
+        peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # the one child: KB -> MB
+        with open(out / "history.csv") as f:
+            seconds = [float(r["seconds"]) for r in csv.DictReader(f)]
+    train_rows = round(rows * 0.7)
+    print(f"{rows} texts, {terms} terms: peak RSS {peak:.0f} MB, s/epoch {statistics.median(seconds):.2f}; "
+          f"the dense train split alone would be "
+          f"{train_rows * terms * 4 / 1e9:.1f} GB")  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--epochs", type=int, default=4)
     parser.add_argument("--fit", action="store_true", help="treino.fit in this process instead of the CLI")
+    parser.add_argument(
+        "--large", type=int, metavar="ROWS", help="a synthetic corpus of ROWS texts, 50k terms"
+    )
+    parser.add_argument("--mm", action="store_true", help="densify per batch vs torch.sparse.mm, by hand")
     args = parser.parse_args()
+    if args.large:
+        large(args.large, 50_000)
+        return
+    if args.mm:
+        sparse_mm(args.repeats, args.batch)
+        return
     if args.fit:
         fit_epochs(args.repeats, args.batch, args.epochs)
         return
