@@ -18,6 +18,7 @@ from treino.data.text import keep_sparse
 from treino.distributed import Shard
 from treino.engine import sparse
 from treino.engine.batching import InMemory
+from treino.errors import DataError
 
 GOOD = "great wonderful moving funny brilliant charming".split()
 BAD = "dull boring awful clumsy tedious bland".split()
@@ -153,3 +154,32 @@ def test_cli_sparse_run_predicts_like_the_dense_run(cli, tmp_path):
     pd.testing.assert_frame_equal(predicted["true"], predicted["false"], atol=1e-5)
     result = cli(["evaluate", runs["true"]])
     assert result.exit_code == 0, result.output
+
+
+def test_a_non_finite_value_in_a_csr_input_is_refused_with_its_place():
+    x = _csr(10, 6, 0.3)
+    values = x.values().clone()
+    values[-1] = float("inf")
+    crow, col = x.crow_indices(), x.col_indices()
+    bad = sparse.csr_tensor(crow, col, values, (10, 6))
+    row = int(torch.searchsorted(crow, len(values) - 1, right=True)) - 1
+    net = torch.nn.Linear(6, 1)
+    with pytest.raises(DataError) as caught:
+        treino.fit(net, (bad, torch.zeros(10, 1)), loss="mse", epochs=1)
+    assert str(caught.value) == (
+        f"train data: x[{row}, {int(col[-1])}] is inf; replace or drop the non-finite values before training"
+    )
+
+
+def test_a_table_with_text_and_other_columns_is_held_sparse_whole(tmp_path):
+    frame = _reviews(150)
+    frame["price"] = np.arange(150) % 7 * 1.5
+    frame["city"] = np.where(np.arange(150) % 3, "porto", "lisboa")
+    frame.to_csv(tmp_path / "t.csv", index=False)
+    cfg = {"source": str(tmp_path / "t.csv"), "target": "label"}
+    held = load(DataConfig(**cfg, text={"sparse": True}), torch.Generator().manual_seed(0))
+    dense = load(DataConfig(**cfg, text={"sparse": False}), torch.Generator().manual_seed(0))
+    assert held.info.kind == "table" and held.train.x.layout == torch.sparse_csr
+    assert held.info.features == dense.info.features and "price" in held.info.features
+    for a, b in ((held.train, dense.train), (held.test, dense.test)):
+        assert torch.allclose(sparse.dense_rows(a.x, slice(None)), b.x, atol=1e-6)

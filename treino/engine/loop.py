@@ -341,6 +341,9 @@ def _check_finite(source: Source | None, split: str) -> None:
     """A NaN or inf in the data makes every loss NaN: refuse it before the first step."""
     for name in ("x", "y"):
         t = getattr(source, name, None)
+        if sparse.is_sparse(t):  # a CSR x: its stored values are all there is to check
+            sparse.check_finite(t, f"{split} data: {name}")
+            continue
         if t is None or t.layout != torch.strided or not t.is_floating_point():
             continue
         if torch.isfinite(t.sum()):  # NaN/inf make the sum non-finite; 20x cheaper than isfinite(t)

@@ -59,6 +59,23 @@ def nbytes(x: torch.Tensor) -> int:
     return sum(p.numel() * p.element_size() for p in parts)
 
 
+def check_finite(x: torch.Tensor, where: str) -> None:
+    """Refuse a NaN or inf among a CSR tensor's values, naming its row and column."""
+    values = x.values()
+    if torch.isfinite(values.sum()):  # one pass; NaN/inf make the sum non-finite
+        return
+    bad = (~torch.isfinite(values)).nonzero()
+    if len(bad):
+        at = int(bad[0])
+        row = int(torch.searchsorted(x.crow_indices(), at, right=True)) - 1
+        from treino.errors import DataError
+
+        raise DataError(
+            f"{where}[{row}, {int(x.col_indices()[at])}] is {values[at].item()}; "
+            f"replace or drop the non-finite values before training"
+        )
+
+
 def _scipy(x: torch.Tensor) -> Any:
     """The same CPU CSR tensor as a scipy matrix, sharing its memory (no copy)."""
     from scipy.sparse import csr_matrix
