@@ -46,6 +46,9 @@ def test_only_callbacks_that_override_a_hook_are_called_for_it() -> None:
     assert [type(h.__self__) for h in found] == [Counter, ProgressBar, Inherits]
     assert found[0].__self__ is counting and found[2].__self__ is inheriting
     assert hooks([quiet, counting], "on_fit_start") == []
+    patched = Callback()
+    patched.on_batch_end = lambda state, loss: None  # set on the instance, not the class
+    assert hooks([patched], "on_batch_end") == [patched.on_batch_end]
 
 
 def test_overriding_batch_hooks_run_every_step() -> None:

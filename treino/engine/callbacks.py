@@ -33,7 +33,8 @@ def hooks(callbacks: Sequence[Callback], name: str) -> list[Callable[..., None]]
     """The bound `name` hooks of the callbacks that override it, in order: the loop calls these
     alone (a no-op hook costs a Python call per step for nothing)."""
     default = getattr(Callback, name)
-    return [getattr(cb, name) for cb in callbacks if getattr(type(cb), name, default) is not default]
+    bound = [getattr(cb, name) for cb in callbacks]  # an instance attribute counts as an override
+    return [hook for hook in bound if getattr(hook, "__func__", None) is not default]
 
 
 class EarlyStopping(Callback):
