@@ -209,7 +209,9 @@ def baseline(frame: pd.DataFrame, target: str, task: str, fit_rows: np.ndarray, 
              seed: int) -> tuple[float, str, float]:  # fmt: skip
     """Best of HistGradientBoosting and a linear model by CV on fit_rows; its test score."""
     start = time.perf_counter()
-    x = dates_to_numbers(frame.drop(columns=[target]))
+    # R's row names are never a feature: on a table sorted by its target (ggplot2 diamonds, by
+    # price) they predict it perfectly. treino drops them as an id by itself.
+    x = dates_to_numbers(frame.drop(columns=[target, *(["rownames"] if "rownames" in frame else [])]))
     cats = [c for c in x.columns if x[c].dtype.kind in "OSUb" or isinstance(x[c].dtype, pd.CategoricalDtype)]
     nums = [c for c in x.columns if c not in cats]
     x[cats] = x[cats].astype(str).where(x[cats].notna()).astype("category")
