@@ -154,6 +154,13 @@ def test_cli_sparse_run_predicts_like_the_dense_run(cli, tmp_path):
     pd.testing.assert_frame_equal(predicted["true"], predicted["false"], atol=1e-5)
     result = cli(["evaluate", runs["true"]])
     assert result.exit_code == 0, result.output
+    # predict reads new texts into CSR chunks (a dense chunk of 65,536 texts was 1.3 GB)
+    predictor = treino.load(runs["true"], quiet=True)
+    new = pd.read_csv(tmp_path / "new.csv")
+    held = next(predictor.chunks(new, sparse=True)).features
+    dense = next(predictor.chunks(new)).features
+    assert sp.issparse(held) and isinstance(dense, np.ndarray) and np.array_equal(held.toarray(), dense)
+    assert torch.equal(predictor.outputs(held), predictor.outputs(dense))
 
 
 def test_a_non_finite_value_in_a_csr_input_is_refused_with_its_place():

@@ -44,21 +44,22 @@ class Chunk:
     targets: pd.DataFrame | None = None  # target column(s) present in the input (for evaluate)
 
 
-def transform_table(state: dict[str, Any], frame: pd.DataFrame, where: str) -> Any:
+def transform_table(state: dict[str, Any], frame: pd.DataFrame, where: str, sparse: bool = False) -> Any:
     """Features of raw table rows from the saved preprocessing state: the data layer's own
     transform, the one training used, so the two can never drift apart."""
     from treino.data.preprocess import transform_frame
 
-    return transform_frame(state, frame, where)
+    return transform_frame(state, frame, where, sparse)
 
 
 # ---- tables ----------------------------------------------------------------------------
 
 
 def table_chunks(
-    data: Any, predictor: Predictor, id_column: str | None, rows: int, say: Say
+    data: Any, predictor: Predictor, id_column: str | None, rows: int, say: Say, sparse: bool = False
 ) -> Iterator[Chunk]:
-    """Preprocessed chunks of a DataFrame, a table file, or an array of raw column values."""
+    """Preprocessed chunks of a DataFrame, a table file, or an array of raw column values
+    (with `sparse`, TF-IDF features as a scipy CSR matrix)."""
     state = predictor.preprocessing
     needed = predictor.columns
     if isinstance(data, str | Path):
@@ -77,7 +78,7 @@ def table_chunks(
     unseen: dict[str, list[Any]] = {}  # column -> [count, first value]
     start = 0
     for i, frame in enumerate(frames):
-        features = transform_table(state, frame, where)  # a missing model column fails here
+        features = transform_table(state, frame, where, sparse)  # a missing model column fails here
         if i == 0:
             _check_columns(list(frame.columns), needed, targets, id_column, where, say)
         for c in categorical:

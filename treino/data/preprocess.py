@@ -200,8 +200,11 @@ class TablePreprocessor:
         return {"kind": "table", "columns": self.columns}
 
 
-def transform_frame(state: dict[str, Any], frame: pd.DataFrame, where: str = "input") -> np.ndarray:
-    """Model inputs for a raw DataFrame, from a saved preprocessing state (table or text kind).
+def transform_frame(
+    state: dict[str, Any], frame: pd.DataFrame, where: str = "input", sparse: bool = False
+) -> Any:
+    """Model inputs for a raw DataFrame, from a saved preprocessing state (table or text kind);
+    with `sparse`, TF-IDF features come as a scipy CSR matrix (see `TablePreprocessor.transform`).
 
     The frame needs the columns the model was trained on (extra ones, such as an id or the
     target, are ignored); a missing column, or garbage in a numeric one, is a DataError.
@@ -223,4 +226,4 @@ def transform_frame(state: dict[str, Any], frame: pd.DataFrame, where: str = "in
     numeric = [c["name"] for c in state["columns"] if c["role"] == "numeric"]
     formats = {c["name"]: c["format"] for c in state["columns"] if "format" in c}
     checked = check_numbers(frame[numeric], where, strict=True, formats=formats)
-    return TablePreprocessor(state["columns"]).transform(frame.assign(**dict(checked.items())))
+    return TablePreprocessor(state["columns"]).transform(frame.assign(**dict(checked.items())), sparse)
