@@ -111,7 +111,7 @@ def _labeled(p: Predictor, source: str | Path) -> tuple[torch.Tensor, torch.Tens
             data = raw.frame
             data.attrs["source"] = source  # messages name the dataset, not "input"
     outs, found, start = [], [], 0
-    for chunk in p.chunks(data):
+    for chunk in p.chunks(data, sparse=True):  # TF-IDF chunks held sparse, as predict holds them
         n = len(chunk.ids)
         target = chunk.targets if labels is None else labels.iloc[start : start + n]
         start += n
