@@ -205,6 +205,11 @@ def test_what_streaming_cannot_do_is_one_line_errors(parquet: Path, tmp_path: Pa
         "error: data.val: a separate file cannot join a table streamed from disk (bigger than "
         "data.memory_budget); mark its rows in data.source with data.split.column, or raise data.memory_budget"
     )
+    result = _cli(["train", "--data", parquet, *STREAM])
+    assert result.exit_code == 2
+    assert result.output.strip().splitlines()[-1] == (
+        f"error: {parquet}: which column is the target? pass --target COL (columns: a, b, c, d, color, label)"
+    )
     gaps = _table(60)
     gaps.loc[[7, 40], "label"] = None
     missing = tmp_path / "gaps.parquet"
