@@ -126,6 +126,7 @@ def test_fit_takes_a_users_csr_tensor_like_the_dense_one():
         return history.step_losses
 
     assert losses(x) == losses(sparse.dense_rows(x, slice(None)))
+    assert losses(sparse._scipy(x).astype(np.float64)) == losses(x)  # scikit-learn's TF-IDF matrix as is
 
 
 def test_cli_sparse_run_predicts_like_the_dense_run(cli, tmp_path):

@@ -142,6 +142,8 @@ def _tensor(values: Any) -> torch.Tensor:
     float32 (torch's), as a model's weights expect."""
     if isinstance(values, torch.Tensor):
         return values
+    if hasattr(values, "tocsr"):  # a scipy.sparse matrix (scikit-learn's TF-IDF): held as CSR
+        return sparse.from_scipy(values.tocsr())
     out = torch.as_tensor(values.to_numpy(copy=True) if hasattr(values, "to_numpy") else values)
     return out.to(torch.get_default_dtype()) if out.is_floating_point() else out
 
