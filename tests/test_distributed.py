@@ -37,7 +37,7 @@ from treino.models.mlp import MLP
 
 class CrashNet(MLP):
     def __init__(self, input_shape, n_outputs, die_at=0):
-        super().__init__(input_shape, n_outputs, hidden=[16])
+        super().__init__(input_shape, n_outputs, hidden=[16], bounded=True)  # as kind mlp on a table
         self.die_at, self.steps = die_at, 0
 
     def forward(self, x):
