@@ -81,6 +81,22 @@ def test_resolved_config_round_trips(tmp_path):
             ["train.epochs.x=1"],
             "config: train.epochs: input should be a valid integer (got a section of keys)",
         ),
+        # a key of several types: every accepted form, once (was the first type's complaint + '(+1 more)')
+        (["data.workers=abc"], "config: data.workers: must be a whole number or 'auto' (got 'abc')"),
+        (
+            ["data.text.sparse=maybe"],
+            "config: data.text.sparse: must be 'auto' or true or false (got 'maybe')",
+        ),
+        (
+            ["data.memory_budget=lots"],
+            "config: data.memory_budget: 'lots' is not a size; write e.g. '2GB', '500MB', '512MiB' or auto "
+            "(got 'lots')",
+        ),
+        (
+            ["data.memory_budget=[1]"],
+            "config: data.memory_budget: must be a size such as '2GB', '500MB', '512MiB', a number of bytes, "
+            "or auto (got [1])",
+        ),
     ],
 )
 def test_bad_overrides_say_what_where_and_how(overrides, message):
@@ -109,3 +125,12 @@ def test_top_level_must_be_a_mapping(tmp_path):
     with pytest.raises(ConfigError) as err:
         C.load(path)
     assert str(err.value) == f"{path}: the top level must be a mapping of sections (data:, model:, ...)"
+
+
+def test_memory_budget_takes_sizes_and_bytes():
+    from treino.data.core import memory_budget
+
+    assert memory_budget(C.load(None, ["data.memory_budget=2GB"]).data) == 2_000_000_000
+    assert memory_budget(C.load(None, ["data.memory_budget=512MiB"]).data) == 512 * 2**20
+    assert memory_budget(C.load(None, ["data.memory_budget=1500000"]).data) == 1_500_000  # YAML int: bytes
+    assert memory_budget(C.load(None, []).data) > 0  # auto: a quarter of this machine's memory

@@ -174,6 +174,28 @@ def _field_path(loc: tuple[Any, ...]) -> tuple[Any, ...]:
     return tuple(p for p in loc if not (isinstance(p, str) and (p in labels or "[" in p or "-" in p)))
 
 
+BRANCHES = {"int": "a whole number", "float": "a number", "bool": "true or false", "string": "text"}
+
+
+def _union_message(errors: list[Any]) -> str | None:
+    """One message for a value that fits no branch of a union key (`data.workers: 2 | auto`):
+    'must be a whole number or 'auto'', not the first branch's complaint and '(+1 more)'."""
+    if len(errors) < 2 or len({_field_path(e["loc"]) for e in errors}) != 1:
+        return None
+    if any(e["type"] == "value_error" for e in errors):
+        return None  # a validator's own message says it better
+    kinds = []
+    for e in errors:
+        if e["type"] == "literal_error":
+            kinds.append(str(e["ctx"]["expected"]))
+        else:
+            kind = next((v for k, v in BRANCHES.items() if e["type"].startswith(k)), None)
+            if kind is None:
+                return None
+            kinds.append(kind)
+    return "must be " + " or ".join(dict.fromkeys(kinds))
+
+
 def _explain(exc: ValidationError, where: str) -> str:
     err = exc.errors()[0]
     loc = _field_path(err["loc"])
@@ -190,8 +212,9 @@ def _explain(exc: ValidationError, where: str) -> str:
         return f"{where}: unknown key '{path}'{hint}; valid keys here: {valid}"
     value = err.get("input")
     shown = " (got a section of keys)" if isinstance(value, dict) else f" (got {value!r})"
-    msg = err["msg"]
+    msg = _union_message(exc.errors()) or err["msg"]
     msg = msg.removeprefix("Value error, ")
     msg = msg[0].lower() + msg[1:] if msg else msg
-    extra = f" (+{len(exc.errors()) - 1} more)" if len(exc.errors()) > 1 else ""
+    more = len({_field_path(e["loc"]) for e in exc.errors()}) - 1  # one key, several union branches: 1
+    extra = f" (+{more} more)" if more > 0 else ""
     return f"{where}: {path}: {msg}{shown}{extra}"

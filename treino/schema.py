@@ -126,9 +126,12 @@ class DataConfig(Section):
         "auto", description="DataLoader worker processes for lazy data; auto = CPU cores - 1, at most 4."
     )
 
-    @field_validator("memory_budget")
+    @field_validator("memory_budget", mode="before")
     @classmethod
-    def _budget(cls, value: str) -> str:
+    def _budget(cls, value: Any) -> str:
+        value = str(value) if isinstance(value, int | float) and not isinstance(value, bool) else value
+        if not isinstance(value, str):
+            raise ValueError("must be a size such as '2GB', '500MB', '512MiB', a number of bytes, or auto")
         parse_bytes(value)  # raises with the accepted forms
         return value
 
