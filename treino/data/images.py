@@ -147,6 +147,13 @@ def reason(exc: BaseException) -> str:
     return str(exc).split(" '")[0] if str(exc) else type(exc).__name__
 
 
+def unreadable(path: Path, exc: BaseException) -> DataError:
+    """The error for an image Pillow cannot open, with the fix."""
+    return DataError(
+        f"{path}: cannot read this image ({reason(exc)}); remove it or set data.image.skip_bad: true"
+    )
+
+
 def eight_bit(img: Any) -> Any:
     """A 16-bit grayscale image as 8-bit levels: Pillow's convert() clips it at 255 (all white)."""
     if not img.mode.startswith("I;16"):
@@ -170,9 +177,7 @@ def decode(paths: list[Path], labels: np.ndarray, classes: list[str], cfg: Image
                 arrays.append((i, img.copy()))
         except (UnidentifiedImageError, OSError, ValueError) as exc:
             if not cfg.skip_bad:
-                raise DataError(
-                    f"{path}: cannot read this image ({reason(exc)}); remove it or set data.image.skip_bad: true"
-                ) from None
+                raise unreadable(path, exc) from None
             bad.append(path)
     channels = cfg.channels if cfg.channels != "auto" else (1 if modes <= GRAY_MODES else 3)
     sizes: dict[tuple[int, int], Path] = {}

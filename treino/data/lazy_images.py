@@ -13,7 +13,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from treino.config import ImageConfig
-from treino.data.images import GRAY_MODES, eight_bit, reason
+from treino.data.images import GRAY_MODES, eight_bit, reason, unreadable
 from treino.engine.batching import LoopShuffled
 from treino.errors import DataError
 
@@ -78,9 +78,7 @@ def scan(
                 mode, (width, height) = img.mode, img.size
         except (UnidentifiedImageError, OSError, ValueError) as exc:
             if not cfg.skip_bad:
-                raise DataError(
-                    f"{path}: cannot read this image ({reason(exc)}); remove it or set data.image.skip_bad: true"
-                ) from None
+                raise unreadable(path, exc) from None
             bad.append(path)
             continue
         modes.add(mode)
