@@ -181,6 +181,10 @@ class StreamRows:
     def __len__(self) -> int:
         return len(self.y)
 
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """One row (x, y), as a Dataset gives it: the engine's thread choice probes row 0."""
+        return self.take(torch.tensor([i]))[0], self.y[i]
+
     def pieces(self, groups: Any) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """(x (n, D) float32, y (n, ...)) of this split's rows, chunk by chunk, groups in order.
         numpy, not torch: torch.cat at 2 threads took 15x numpy's time on a busy machine."""
