@@ -82,7 +82,7 @@ def whole_note(source: str, cfg: Any) -> list[str]:
 def size_text(n: float) -> str:
     for unit in ("B", "KB", "MB", "GB"):
         if n < 1000:
-            return f"{n:.0f} {unit}"
+            return f"{n:.3g} {unit}"
         n /= 1000
     return f"{n:.1f} TB"
 
