@@ -16,7 +16,7 @@ from treino.data.core import Data, DataInfo, Split, assign_splits, check_finite,
 from treino.data.lazy_images import LazyImages
 from treino.data.numbers import number_note
 from treino.data.preprocess import TablePreprocessor
-from treino.data.tables import check_target, choose_roles, describe_roles, infer_task
+from treino.data.tables import check_target, choose_roles, describe_roles, infer_task, numeric_target
 from treino.data.text import keep_sparse
 from treino.engine.sparse import from_scipy
 from treino.errors import DataError
@@ -102,16 +102,7 @@ def _encode_target(
     frame: pd.DataFrame, target: list[str], task: str, where: str
 ) -> tuple[np.ndarray, list[str]]:
     if task == "regression":
-        values = frame[target].apply(pd.to_numeric, errors="coerce")
-        bad = values.isna() & frame[target].notna()
-        if bad.any().any():
-            col = bad.any().idxmax()
-            row = int(np.argmax(bad[col].to_numpy()))
-            raise DataError(
-                f"{where}: target column '{col}' has a non-numeric value {frame[col].iloc[row]!r} at row "
-                f"{row + 1}; a regression target must be numbers (or set data.task: multiclass)"
-            )
-        return values.to_numpy(dtype=np.float32, copy=True), []
+        return numeric_target(frame, target, where), []
     labels = frame[target[0]]
     uniques = labels.unique()
     try:

@@ -25,6 +25,7 @@ import torch
 
 from treino.data.core import TEST, TRAIN, VAL, memory_budget
 from treino.data.preprocess import TablePreprocessor
+from treino.data.tables import numeric_target
 from treino.errors import DataError
 
 READ_ROWS = (1024, 65_536)  # rows decoded at once, within the budget: the transform's float64
@@ -376,13 +377,4 @@ def encode_target(frame: pd.DataFrame, target: list[str], classes: dict[Any, int
     class indices."""
     if classes is not None:
         return frame[target[0]].map(classes).to_numpy(dtype=np.int64)
-    values = frame[target].apply(pd.to_numeric, errors="coerce")
-    bad = values.isna() & frame[target].notna()
-    if bad.any().any():
-        col = bad.any().idxmax()
-        row = int(np.argmax(bad[col].to_numpy()))
-        raise DataError(
-            f"{where}: target column '{col}' has a non-numeric value {frame[col].iloc[row]!r} at row "
-            f"{int(rows[row]) + 1}; a regression target must be numbers (or set data.task: multiclass)"
-        )
-    return values.to_numpy(dtype=np.float32)
+    return numeric_target(frame, target, where, rows)

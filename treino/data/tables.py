@@ -293,6 +293,24 @@ def _numeric_roles(frame: pd.DataFrame, names: list[str]) -> dict[str, str]:
     return {c: "numeric" for c in plain[plain].index}
 
 
+def numeric_target(
+    frame: pd.DataFrame, target: list[str], where: str, rows: np.ndarray | None = None
+) -> np.ndarray:
+    """Regression targets as float32 (n, k); a value that is not a number is an error naming its
+    row (`rows`: the file's 0-based row of each frame row, when the frame is a part of it)."""
+    values = frame[target].apply(pd.to_numeric, errors="coerce")
+    bad = values.isna() & frame[target].notna()
+    if bad.any().any():
+        col = bad.any().idxmax()
+        row = int(np.argmax(bad[col].to_numpy()))
+        raise DataError(
+            f"{where}: target column '{col}' has a non-numeric value {frame[col].iloc[row]!r} at row "
+            f"{(int(rows[row]) if rows is not None else row) + 1}; a regression target must be numbers "
+            f"(or set data.task: multiclass)"
+        )
+    return values.to_numpy(dtype=np.float32, copy=True)
+
+
 def check_target(frame: pd.DataFrame, target: list[str], where: str) -> None:
     for name in target:
         if name not in frame.columns:
