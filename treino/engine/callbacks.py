@@ -146,7 +146,10 @@ class ProgressBar(Callback):
         self.progress.update(
             self.task, completed=state.step, epoch=f"{state.epoch}/{state.epochs}", info=info
         )
-        self.progress.refresh()
+        now = time.perf_counter()  # short epochs (a full batch: one step each) draw a few times a second too;
+        if now - self._last >= self.refresh:  # stop() draws the last state
+            self._last = now
+            self.progress.refresh()
 
     def _val_text(self, logs: dict[str, float]) -> str:
         key = f"val_{self.metric}" if self.metric else "val_loss"
