@@ -16,7 +16,14 @@ from treino.data.core import Data, DataInfo, Split, assign_splits, check_finite,
 from treino.data.lazy_images import LazyImages
 from treino.data.numbers import number_note
 from treino.data.preprocess import TablePreprocessor
-from treino.data.tables import check_target, choose_roles, describe_roles, infer_task, numeric_target
+from treino.data.tables import (
+    check_classes,
+    check_target,
+    choose_roles,
+    describe_roles,
+    infer_task,
+    numeric_target,
+)
 from treino.data.text import keep_sparse
 from treino.engine.sparse import from_scipy
 from treino.errors import DataError
@@ -149,21 +156,7 @@ def table_data(raw: Table, cfg: DataConfig, g: torch.Generator, where: str) -> D
     if len(target) > 1 and task != "regression":
         raise DataError(f"data.target: several targets {target} need data.task: regression")
     y, classes = _encode_target(frame, target, task, where)
-    if task != "regression" and len(classes) < 2:
-        raise DataError(
-            f"{where}: target '{target[0]}' has a single class ({classes[0]!r}); a classifier needs at least two"
-        )
-    if why and task != "regression" and len(classes) > len(frame) / 2:  # inferred: most rows their own class
-        raise DataError(
-            f"{where}: target '{target[0]}' has {len(classes)} distinct values in {len(frame)} rows (e.g. "
-            f"{str(frame[target[0]].iloc[0])!r}), too many to be classes; if they are numbers, write them "
-            f"plainly (no currency signs, thousands separators or decimal commas), or set data.task: "
-            f"multiclass to train on them as classes"
-        )
-    if task == "binary" and len(classes) > 2:
-        raise DataError(
-            f"data.task: binary, but target '{target[0]}' has {len(classes)} classes; use multiclass"
-        )
+    check_classes(task, classes, len(frame), bool(why), frame[target[0]], where)
     roles = choose_roles(frame, target, cfg.features, cfg.drop, where)
     if cfg.datetime == "drop":
         roles = {c: ("dropped date" if r == "datetime" else r) for c, r in roles.items()}

@@ -31,7 +31,7 @@ from treino.data.stream import (
     encode_target,
     size_text,
 )
-from treino.data.tables import check_numbers, check_target, choose_roles, describe_roles
+from treino.data.tables import check_classes, check_numbers, check_target, choose_roles, describe_roles
 from treino.errors import DataError
 from treino.registry import did_you_mean
 
@@ -71,7 +71,7 @@ def stream_data(table: StreamTable, cfg: DataConfig, where: str, seed: int) -> D
     if len(target) > 1 and task != "regression":
         raise DataError(f"data.target: several targets {target} need data.task: regression")
     values, n_rows = _target_pass(table, task, cfg, where)
-    _check_classes(task, values, n_rows, bool(why), kept[target[0]], where)
+    check_classes(task, values, n_rows, bool(why), kept[target[0]], where)
     classes = [str(v) for v in values] if task != "regression" else []
     if n_rows < table.rows:
         notes.append(f"dropped {table.rows - n_rows} rows with an empty target")
@@ -159,27 +159,6 @@ def _target_pass(table: StreamTable, task: str, cfg: DataConfig, where: str) -> 
     except TypeError:
         ordered = sorted(seen, key=str)
     return ordered, rows - missing
-
-
-def _check_classes(
-    task: str, classes: list[Any], n: int, inferred: bool, labels: pd.Series, where: str
-) -> None:
-    if task == "regression":
-        return
-    name = labels.name
-    if len(classes) < 2:
-        raise DataError(
-            f"{where}: target '{name}' has a single class ({str(classes[0])!r}); a classifier needs at least two"
-        )
-    if inferred and len(classes) > n / 2:
-        raise DataError(
-            f"{where}: target '{name}' has {len(classes)} distinct values in {n} rows (e.g. "
-            f"{str(labels.iloc[0])!r}), too many to be classes; if they are numbers, write them "
-            f"plainly (no currency signs, thousands separators or decimal commas), or set data.task: "
-            f"multiclass to train on them as classes"
-        )
-    if task == "binary" and len(classes) > 2:
-        raise DataError(f"data.task: binary, but target '{name}' has {len(classes)} classes; use multiclass")
 
 
 def _roles(sample: pd.DataFrame, cfg: DataConfig, where: str, notes: list[str]) -> dict[str, str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -309,6 +310,29 @@ def numeric_target(
             f"(or set data.task: multiclass)"
         )
     return values.to_numpy(dtype=np.float32, copy=True)
+
+
+def check_classes(
+    task: str, classes: list[Any], n: int, inferred: bool, labels: pd.Series, where: str
+) -> None:
+    """A class target that cannot train a classifier: one class, more classes than half the `n`
+    rows when the task was inferred (numbers written as text), or a binary task with more."""
+    if task == "regression":
+        return
+    name = labels.name
+    if len(classes) < 2:
+        raise DataError(
+            f"{where}: target '{name}' has a single class ({str(classes[0])!r}); a classifier needs at least two"
+        )
+    if inferred and len(classes) > n / 2:
+        raise DataError(
+            f"{where}: target '{name}' has {len(classes)} distinct values in {n} rows (e.g. "
+            f"{str(labels.iloc[0])!r}), too many to be classes; if they are numbers, write them "
+            f"plainly (no currency signs, thousands separators or decimal commas), or set data.task: "
+            f"multiclass to train on them as classes"
+        )
+    if task == "binary" and len(classes) > 2:
+        raise DataError(f"data.task: binary, but target '{name}' has {len(classes)} classes; use multiclass")
 
 
 def check_target(frame: pd.DataFrame, target: list[str], where: str) -> None:
