@@ -53,3 +53,26 @@ def test_prediction_far_outside_the_training_range(line, clip):
         assert far == pytest.approx(at_edge, abs=1e-4) and 15 < at_edge < 25
     else:  # the ReLU network extrapolates along its last linear piece
         assert far > 10 * at_edge
+
+
+def test_range_of_a_sparse_matrix_counts_its_unstored_zeros():
+    dense = torch.tensor([[0.0, 2.0, -1.0], [3.0, 5.0, 0.0], [1.0, 4.0, 0.0]])
+    from_sparse, from_dense = MLP((3,), 1, [2], bounded=True), MLP((3,), 1, [2], bounded=True)
+    from_sparse.fit_range(dense.to_sparse_csr())
+    from_dense.fit_range(dense)
+    assert from_sparse.low.tolist() == from_dense.low.tolist() == [0.0, 2.0, -1.0]
+    assert from_sparse.high.tolist() == from_dense.high.tolist() == [3.0, 5.0, 0.0]
+
+
+def test_table_with_text_held_sparse_trains(tmp_path, cli):
+    # a text column beside a numeric one, held sparse: the input range read the CSR matrix (crashed)
+    rng = np.random.default_rng(0)
+    words = "good bad great awful fine poor nice terrible ok superb dull fun".split()
+    frame = pd.DataFrame(
+        {"text": [" ".join(rng.choice(words, 6)) for _ in range(120)], "num": rng.normal(size=120)}
+    )
+    frame["y"] = (frame.text.str.count("good|great|nice") + frame.num > 1).astype(int)
+    frame.to_csv(tmp_path / "mixed.csv", index=False)
+    result = cli(["train", "--data", tmp_path / "mixed.csv", "--target", "y", "--set", "data.text.sparse=true",
+                  "--set", "train.epochs=2", "--set", "log.plots=false", "--out", tmp_path / "run", "-q"])  # fmt: skip
+    assert result.exit_code == 0, result.output

@@ -61,10 +61,21 @@ class MLP(nn.Module):
             self.register_buffer("high", torch.full((n_in,), math.inf))
 
     def fit_range(self, x: Tensor) -> None:
-        """Remember the range of each input over the training rows `x`."""
-        flat = x.flatten(1).float()
-        self.low.copy_(flat.amin(0))
-        self.high.copy_(flat.amax(0))
+        """Remember the range of each input over the training rows `x` (dense, or a CSR matrix
+        of sparse TF-IDF features, whose unstored entries are zeros)."""
+        if x.layout == torch.strided:
+            flat = x.flatten(1).float()
+            self.low.copy_(flat.amin(0))
+            self.high.copy_(flat.amax(0))
+            return
+        rows, width = x.shape
+        cols, values = x.col_indices(), x.values().float()
+        stored = torch.bincount(cols, minlength=width)
+        low = torch.full((width,), math.inf).scatter_reduce(0, cols, values, "amin")
+        high = torch.full((width,), -math.inf).scatter_reduce(0, cols, values, "amax")
+        some_zero = stored < rows  # a column with an unstored entry holds a zero too
+        self.low.copy_(torch.where(some_zero, low.clamp(max=0.0), low))
+        self.high.copy_(torch.where(some_zero, high.clamp(min=0.0), high))
 
     def forward(self, x: Tensor) -> Tensor:
         x = x.flatten(1)  # (B, in)
