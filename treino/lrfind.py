@@ -88,9 +88,7 @@ def lr_find(
     if cfg.loss.name == "cross_entropy" and info.task == "binary":
         info.task = "multiclass"  # two logits, as asked for by the loss (as treino train does)
     target_scale = data.preprocessing.get("target") if info.task == "regression" else None
-    x = data.train.take(slice(0, 2))
-    dense = isinstance(x, torch.Tensor) and x.layout == torch.strided
-    model = models.build(cfg.model, info, target_scale, example=x if dense else models.example_input(info))
+    model = models.build(cfg.model, info, target_scale, example=data.train.take(slice(0, 2)))
     loss_fn = L.build(
         cfg.loss, info.task, info.class_counts.get("train") if info.task != "regression" else None
     )

@@ -133,14 +133,12 @@ def _train(
     info.notes += _auto_note(cfg, epochs, patience, steps)
     _describe(info, quiet)
     target_scale = data.preprocessing.get("target") if task == "regression" else None
-    x = data.train.take(slice(0, 2))
-    dense = isinstance(x, torch.Tensor) and x.layout == torch.strided
-    example = x if dense else models.example_input(info)  # a batch of 2 for shape checks
+    example = data.train.take(slice(0, 2))  # 2 dense rows (of any split kind), for shape checks
     model = models.build(cfg.model, info, target_scale, example=example)
     guard.check_batch_norm(model, len(data.train), batch)
     if cfg.model.weights and ckpt is None:  # a resumed run takes its weights from the checkpoint
         say(models.load_pretrained(model, cfg.model.weights, cfg.model.weights_strict), quiet)
-    if data.train.x is not None and dense:
+    if data.train.x is not None:
         models.fit_input_range(model, data.train.x)  # model.clip_inputs: the train split's range
     counts = info.class_counts.get("train") if task != "regression" else None
     loss_fn = L.build(cfg.loss, task, counts)
