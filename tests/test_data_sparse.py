@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 import scipy.sparse as sp
 import torch
+from text_data import reviews
 
 import treino
 from treino.config import DataConfig
@@ -20,17 +21,9 @@ from treino.engine import sparse
 from treino.engine.batching import InMemory
 from treino.errors import DataError
 
-GOOD = "great wonderful moving funny brilliant charming".split()
-BAD = "dull boring awful clumsy tedious bland".split()
-FILLER = "the film story actors plot was and a with its this movie".split()
-
 
 def _reviews(n: int = 120, seed: int = 0) -> pd.DataFrame:
-    rng = np.random.default_rng(seed)
-    label = rng.choice(["pos", "neg"], n)
-    text = [" ".join([*rng.choice(FILLER, 4), *rng.choice(GOOD if s == "pos" else BAD, 2), *rng.choice(FILLER, 3)])
-            for s in label]  # fmt: skip
-    return pd.DataFrame({"review": text, "label": label})
+    return reviews(n, seed, lead=4)
 
 
 def _wide(n: int = 300, words: int = 2000, seed: int = 0) -> pd.DataFrame:

@@ -10,22 +10,11 @@ import pandas as pd
 import pytest
 import torch
 from sklearn.feature_extraction.text import TfidfVectorizer
+from text_data import reviews
 
 from treino.config import DataConfig
 from treino.data import load, transform_frame
 from treino.data.text import PAD, UNKNOWN, TextEncoder
-
-GOOD = "great wonderful moving funny brilliant charming".split()
-BAD = "dull boring awful clumsy tedious bland".split()
-FILLER = "the film story actors plot was and a with its this movie".split()
-
-
-def _reviews(n: int = 120, seed: int = 0) -> pd.DataFrame:
-    rng = np.random.default_rng(seed)
-    label = rng.choice(["pos", "neg"], n)
-    text = [" ".join([*rng.choice(FILLER, 5), *rng.choice(GOOD if s == "pos" else BAD, 2), *rng.choice(FILLER, 3)])
-            for s in label]  # fmt: skip
-    return pd.DataFrame({"review": text, "label": label})
 
 
 def _load(source, **kw):
@@ -33,7 +22,7 @@ def _load(source, **kw):
 
 
 def test_tfidf_from_json_equals_scikit_learn():
-    docs = _reviews(40)["review"]
+    docs = reviews(40)["review"]
     enc = TextEncoder.fit(docs, "tfidf", max_features=50, ngrams=(1, 2), min_df=2)
     state = json.loads(json.dumps(enc.state))
     ref = TfidfVectorizer(ngram_range=(1, 2), max_features=50, min_df=2, dtype=np.float32).fit(docs)
@@ -53,11 +42,11 @@ def test_token_ids_pad_and_unknown():
 
 
 def test_text_table_is_text_kind_and_tokens_mode(tmp_path):
-    _reviews().to_csv(tmp_path / "r.csv", index=False)
+    reviews().to_csv(tmp_path / "r.csv", index=False)
     data = _load(tmp_path / "r.csv", target="label")
     assert data.info.kind == "text" and data.info.text_mode == "tfidf"
     assert data.preprocessing["kind"] == "text" and data.train.x.dtype == torch.float32
-    x = transform_frame(json.loads(json.dumps(data.preprocessing)), _reviews(5, seed=9), "new.csv")
+    x = transform_frame(json.loads(json.dumps(data.preprocessing)), reviews(5, seed=9), "new.csv")
     assert x.shape == (5, data.info.input_shape[0])
     tokens = _load(tmp_path / "r.csv", target="label", text={"mode": "tokens", "max_length": 12})
     assert tokens.info.text_mode == "tokens" and tokens.train.x.dtype == torch.int64
@@ -67,7 +56,7 @@ def test_text_table_is_text_kind_and_tokens_mode(tmp_path):
 
 
 def test_folder_of_text_files(tmp_path):
-    frame = _reviews(30)
+    frame = reviews(30)
     for i, (text, label) in enumerate(frame.itertuples(index=False)):
         (tmp_path / label).mkdir(exist_ok=True)
         (tmp_path / label / f"{i}.txt").write_text(text)
@@ -77,7 +66,7 @@ def test_folder_of_text_files(tmp_path):
 
 @pytest.mark.parametrize("kind", ["mlp", "auto"])
 def test_text_table_trains_with_tfidf(cli, tmp_path, kind):
-    _reviews(300).to_csv(tmp_path / "r.csv", index=False)
+    reviews(300).to_csv(tmp_path / "r.csv", index=False)
     result = cli(["train", "--data", tmp_path / "r.csv", "--target", "label", "--out", tmp_path / "run", "-q",
                   "--set", f"model.kind={kind}", "--set", "train.epochs=15", "--set", "log.plots=false"])  # fmt: skip
     assert result.exit_code == 0, result.output
