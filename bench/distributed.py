@@ -26,7 +26,7 @@ def worker(out: str, rows: int, batch: int, epochs: int, width: int) -> None:
     from torch import nn
 
     import treino
-    from treino import distributed
+    from treino.engine import parallel as distributed
 
     group = distributed.setup("cpu")
     gen = torch.Generator().manual_seed(0)

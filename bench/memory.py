@@ -22,7 +22,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from treino.schema import parse_bytes
+from treino.config.schema import parse_bytes
 
 FEATURES = 20  # numeric columns, plus the target: 21 x 8 bytes = 168 bytes a row decoded
 GROUP_ROWS = 1_000_000  # rows per row group

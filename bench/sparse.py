@@ -52,8 +52,8 @@ def fit_epochs(repeats: int, batch: int, epochs: int) -> None:
     import treino
     from treino import data as D
     from treino import models
+    from treino.batches.sparse import dense_rows
     from treino.config import DataConfig, ModelConfig
-    from treino.engine.sparse import dense_rows
 
     d = D.load(DataConfig(source="rotten-tomatoes"), torch.Generator().manual_seed(0))
     layouts = {
@@ -93,9 +93,9 @@ def sparse_mm(repeats: int, batch: int) -> None:
 
     from treino import data as D
     from treino import models
+    from treino.batches import sparse
+    from treino.batches.source import InMemory
     from treino.config import DataConfig, ModelConfig
-    from treino.engine import sparse
-    from treino.engine.batching import InMemory
 
     torch.set_num_threads(1)
     d = D.load(DataConfig(source="rotten-tomatoes"), torch.Generator().manual_seed(0))

@@ -72,8 +72,8 @@ def _split(x: torch.Tensor, y: torch.Tensor, n_test: int) -> tuple[torch.Tensor,
 def _treino_data(source: str) -> tuple[torch.Tensor, ...]:
     """A built-in dataset through treino's data layer (split + preprocessing), train and test."""
     from treino import data as D
+    from treino.batches.sparse import dense_rows
     from treino.config import DataConfig
-    from treino.engine.sparse import dense_rows
 
     d = D.load(DataConfig(source=source), torch.Generator().manual_seed(0), 0)
     # dense for every runner (the libraries compared take dense tensors): TF-IDF is held sparse

@@ -39,10 +39,10 @@ def main() -> None:
     args = sys.argv[split + 1 :]
     import torch
 
-    import treino.run
-    from treino import rundir
+    import treino.run.train
     from treino.engine import checkpoint
     from treino.engine.callbacks import Callback
+    from treino.run import folder as rundir
 
     if point in ("step", "poison"):
 
@@ -56,13 +56,13 @@ def main() -> None:
                     with torch.no_grad():
                         next(state.model.parameters()).view(-1)[0] = float("inf")
 
-        fit = treino.run.fit
+        fit = treino.run.train.fit
 
         def fit_with_fault(*a: Any, **k: Any) -> Any:
             k["callbacks"] = [*k["callbacks"], Fault()]
             return fit(*a, **k)
 
-        treino.run.fit = fit_with_fault
+        treino.run.train.fit = fit_with_fault
     elif point == "data":
         import treino.data
 

@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 from browser_pages import open_page
 
-from treino.compare import Variant, check, compare, grid, parse_vary
 from treino.errors import ConfigError
+from treino.experiments.compare import Variant, check, compare, grid, parse_vary
 
 TINY = {
     "data": {"source": "breast_cancer"},

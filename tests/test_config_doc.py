@@ -2,13 +2,13 @@
 
 from pathlib import Path
 
-from treino.config_doc import render
+from treino.config.doc import render
 
 
 def test_config_reference_is_current():
     page = Path(__file__).parent.parent / "docs" / "config.md"
     assert page.read_text(encoding="utf-8") == render(), (
-        "docs/config.md is stale: run `python -m treino.config_doc > docs/config.md`"
+        "docs/config.md is stale: run `python -m treino.config.doc > docs/config.md`"
     )
 
 

@@ -13,9 +13,9 @@ import pytest
 import torch
 from PIL import Image
 
+from treino.batches.augment import Augmented, augment
 from treino.config import DataConfig
 from treino.data import load
-from treino.data.augment import Augmented, augment
 from treino.data.idx import read_idx
 
 

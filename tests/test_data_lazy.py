@@ -14,10 +14,10 @@ import torch
 from PIL import Image
 from safetensors.torch import load_file
 
+from treino.batches.source import InMemory, Loader
 from treino.config import DataConfig
 from treino.data import load
 from treino.data.lazy_images import ImageRows, UnreadableImage
-from treino.engine.batching import InMemory, Loader
 from treino.engine.callbacks import Callback
 
 LAZY = ["--set", "data.memory_budget=1KB"]  # 40 images of 8x8 take 10 KB decoded
@@ -251,7 +251,7 @@ def test_split_folders_and_path_tables_go_lazy(tmp_path: Path) -> None:
 def test_a_lazy_split_shards_over_ranks_with_its_targets_and_augmentation(
     folder: Path, augment: bool
 ) -> None:
-    from treino import distributed
+    from treino.engine import parallel as distributed
 
     cfg = DataConfig(source=str(folder), memory_budget="1KB", workers=0, image={"augment": augment})
     data = load(cfg, torch.Generator().manual_seed(0))
@@ -299,7 +299,7 @@ def test_statistics_from_a_seeded_sample_of_a_big_train_split(
 def test_predict_reads_an_image_folder_in_chunks(
     folder: Path, shuffled_run: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from treino import predict_inputs
+    from treino.serve import inputs as predict_inputs
 
     state = json.loads((shuffled_run / "model" / "preprocessing.json").read_text())
     monkeypatch.setattr(predict_inputs, "IMAGE_CHUNK", 16)

@@ -13,12 +13,12 @@ import torch
 from text_data import reviews
 
 import treino
+from treino.batches import sparse
+from treino.batches.source import InMemory
 from treino.config import DataConfig
 from treino.data import load
 from treino.data.text import keep_sparse
-from treino.distributed import Shard
-from treino.engine import sparse
-from treino.engine.batching import InMemory
+from treino.engine.parallel import Shard
 from treino.errors import DataError
 
 

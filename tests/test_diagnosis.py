@@ -15,7 +15,7 @@ from sklearn.datasets import make_moons
 from torch import nn
 
 import treino
-from treino.diagnosis import describe, diagnose
+from treino.report.diagnosis import describe, diagnose
 
 
 def moons(n: int, seed: int, noise: float = 0.2) -> tuple[torch.Tensor, torch.Tensor]:

@@ -11,9 +11,10 @@ from types import SimpleNamespace
 import pytest
 import torch
 
-from treino import distributed, launch
-from treino.engine.batching import InMemory
+from treino.batches.source import InMemory
+from treino.engine import parallel as distributed
 from treino.errors import ConfigError, RunError
+from treino.run import launch
 
 CONFIG = "data: {source: wine}\ntrain: {epochs: 1, device: cpu}\n"
 
@@ -182,7 +183,7 @@ def test_a_bad_timeout_setting_is_refused(monkeypatch) -> None:
 def test_lazy_data_is_read_through_a_distributed_sampler() -> None:
     from torch.utils.data import DataLoader, TensorDataset
 
-    from treino.engine.batching import Loader
+    from treino.batches.source import Loader
 
     x = torch.arange(12.0).unsqueeze(1)
     lazy = Loader(DataLoader(TensorDataset(x, x.squeeze(1)), batch_size=4))
@@ -208,7 +209,7 @@ AGREE = """
 import json, sys
 from types import SimpleNamespace
 import torch.distributed as dist
-from treino import distributed
+from treino.engine import parallel as distributed
 dist.init_process_group("gloo")
 rank = dist.get_rank()
 results = []

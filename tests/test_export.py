@@ -17,7 +17,7 @@ import pytest
 
 import treino
 from treino.errors import ModelError
-from treino.export import export
+from treino.serve.export import export
 
 
 @pytest.fixture(scope="module")
@@ -106,7 +106,7 @@ def test_pt2_program_reloads_and_matches(run_dir: Path) -> None:
 
 
 def test_columns_the_graph_cannot_prepare_are_refused() -> None:
-    from treino.export_graph import _Graph
+    from treino.serve.export_graph import _Graph
 
     with pytest.raises(ModelError) as caught:
         _Graph().column({"name": "review", "role": "text", "indicator": False})

@@ -11,10 +11,10 @@ from sklearn import metrics as skm
 from torch import nn
 
 import treino
-from treino import metrics as M
 from treino.engine import Callback, EarlyStopping, ProgressBar, speed
+from treino.engine import metrics as M
 from treino.engine.callbacks import hooks
-from treino.optim import Schedule
+from treino.engine.optimizers import Schedule
 
 
 def _data(rows: int = 96) -> tuple[torch.Tensor, torch.Tensor]:

@@ -7,7 +7,7 @@ import pytest
 import torch
 from sklearn import metrics as skm
 
-from treino import metrics as M
+from treino.engine import metrics as M
 from treino.errors import ConfigError
 
 

@@ -8,10 +8,10 @@ import pytest
 import torch
 from torch import nn
 
-from treino import losses as L
 from treino import models
 from treino.config import LossConfig, ModelConfig
 from treino.data.core import DataInfo
+from treino.engine import losses as L
 from treino.errors import ConfigError
 from treino.models.cnn import CNN
 from treino.models.linear import Linear

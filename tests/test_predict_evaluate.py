@@ -14,7 +14,7 @@ from sklearn.datasets import load_iris
 
 import treino
 from treino.errors import DataError
-from treino.evaluate import evaluate
+from treino.serve.evaluate import evaluate
 
 
 @pytest.fixture(scope="module")

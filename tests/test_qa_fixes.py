@@ -69,7 +69,7 @@ def test_one_epoch_of_many_iterations_is_judged_on_them():
     import numpy as np
     import pandas as pd
 
-    from treino.diagnosis import diagnose
+    from treino.report.diagnosis import diagnose
 
     history = pd.DataFrame({"epoch": [1], "train_loss": [0.69], "val_loss": [0.69]})
     flat = pd.DataFrame({"step": range(1, 101), "epoch": 1, "loss": np.full(100, 0.69)})

@@ -21,7 +21,7 @@ def test_predict_on_a_latin1_csv_says_the_same(tmp_path):
     import pytest
 
     from treino.errors import DataError
-    from treino.predict_inputs import _file_frames
+    from treino.serve.inputs import _file_frames
 
     path = tmp_path / "novos.csv"
     path.write_bytes("cidade,área\nBogotá,1\n".encode("latin-1"))
@@ -79,7 +79,7 @@ def test_an_unquoted_separator_in_every_row_is_refused_not_shifted(tmp_path):
 
 
 def test_predict_reads_a_trailing_separator_table_as_training_does(tmp_path):
-    from treino.predict_inputs import _file_frames
+    from treino.serve.inputs import _file_frames
 
     path = tmp_path / "trailing.csv"
     path.write_text("a,b\n" + "".join(f"{i},{i * 2},\n" for i in range(5)))
@@ -115,7 +115,7 @@ def test_16_bit_grayscale_images_keep_their_levels(tmp_path):
     images = decode([path], np.array([0]), ["a"], ImageConfig(), str(tmp_path))
     assert images.x.shape == (1, 1, 2, 2)
     assert np.allclose(images.x[0, 0], levels / 65535, atol=1 / 255)
-    from treino.predict_inputs import _read_image
+    from treino.serve.inputs import _read_image
 
     predicted, resized = _read_image(path, (1, 2, 2))  # predict reads it as training did
     assert not resized

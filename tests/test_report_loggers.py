@@ -10,7 +10,7 @@ import pytest
 
 import treino
 from treino.errors import ConfigError
-from treino.loggers import _require
+from treino.run.loggers import _require
 
 TINY = {"data": {"source": "iris"}, "train": {"epochs": 2}, "log": {"progress": False, "plots": True}}
 
@@ -51,7 +51,7 @@ def test_mlflow_run_in_a_local_sqlite_store(tmp_path: Path, monkeypatch: pytest.
     assert [m.step for m in history] == [1, 2]
     assert [m.value for m in history] == pytest.approx(list(run.history["val_loss"]))
     assert found.data.metrics["test_accuracy"] == pytest.approx(run.metrics["test"]["accuracy"])
-    assert found.data.tags["treino.diagnosis"] == ",".join(f["code"] for f in run.metrics["diagnosis"])
+    assert found.data.tags["treino.report.diagnosis"] == ",".join(f["code"] for f in run.metrics["diagnosis"])
     artifacts = {a.path for a in client.list_artifacts(found.info.run_id)}
     assert {"report.html", "metrics.json", "history.csv"} <= artifacts
     assert (tmp_path / "mlartifacts").is_dir()

@@ -8,10 +8,10 @@ import torch
 from torch import nn
 
 import treino
+from treino.batches.source import InMemory
 from treino.config import OptimizerConfig
 from treino.engine import speed
-from treino.engine.batching import InMemory
-from treino.optim import OPTIMIZERS, build_optimizer
+from treino.engine.optimizers import OPTIMIZERS, build_optimizer
 
 
 def _mlp() -> nn.Sequential:

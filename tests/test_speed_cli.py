@@ -26,7 +26,7 @@ def test_help_imports_no_heavy_package() -> None:
 
 
 def test_overhead_line_only_when_it_costs_seconds() -> None:
-    from treino.run import overhead_line
+    from treino.run.train import overhead_line
 
     assert overhead_line({"overhead": 0.91, "train_seconds": 1.5}) is None  # 1.4 s of a tiny run
     assert overhead_line({"overhead": 0.04, "train_seconds": 500.0}) is None  # under 5%

@@ -13,7 +13,7 @@ from browser_pages import open_page
 
 from treino import config as C
 from treino.errors import ConfigError
-from treino.tune import ReportToTrial, space, tune
+from treino.experiments.tune import ReportToTrial, space, tune
 
 BASE = {
     "name": "tiny",

@@ -8,13 +8,13 @@ __version__ = "0.1.0"
 
 if TYPE_CHECKING:
     from treino.engine.loop import History
-    from treino.predict import Predictor
-    from treino.run import Run
+    from treino.run.train import Run
+    from treino.serve.predict import Predictor
 
 
 def train(config: Any = None, overrides: Any = None, **kwargs: Any) -> Run:
     """Train from a config path/dict/Config plus dotted overrides; see treino.run.train."""
-    from treino.run import train as _train
+    from treino.run.train import train as _train
 
     return _train(config, overrides, **kwargs)
 
@@ -28,7 +28,7 @@ def fit(*args: Any, **kwargs: Any) -> History:
 
 def load(run_dir: Any, **kwargs: Any) -> Predictor:
     """Load a run's model bundle for prediction (never unpickles); see treino.predict.load."""
-    from treino.predict import load as _load
+    from treino.serve.predict import load as _load
 
     return _load(run_dir, **kwargs)
 

@@ -34,7 +34,7 @@ def _guarded(fn: Callable[[], Any]) -> Any:
             raise
         print(f"error: {exc}", file=sys.stderr)
         raise typer.Exit(exc.exit_code) from None
-    except KeyboardInterrupt as exc:  # a signal that ended the command at once (treino.guard)
+    except KeyboardInterrupt as exc:  # a signal that ended the command at once (treino.run.guard)
         print(f"error: {getattr(exc, 'message', 'interrupted')}", file=sys.stderr)
         raise typer.Exit(getattr(exc, "exit_code", 130)) from None
 
@@ -89,14 +89,14 @@ def train(
             print(C.load(config, overrides).to_yaml(), end="")
             return 0
         if devices is not None or nodes > 1 or master is not None:
-            from treino.launch import launch
+            from treino.run.launch import launch
 
             return launch(
                 config, overrides, out=out, resume=resume, quiet=quiet,
                 devices=devices, nodes=nodes, node_rank=node_rank, master=master,
             )  # fmt: skip
-        from treino.distributed import is_main, peer_failures
-        from treino.run import train as run_train
+        from treino.engine.parallel import is_main, peer_failures
+        from treino.run.train import train as run_train
 
         with peer_failures():
             run = run_train(config, overrides, out=out, resume=resume, quiet=quiet)
@@ -167,7 +167,7 @@ def lr_find(
         overrides.append(_verbatim("data.target", target))
 
     def go() -> None:
-        from treino.lrfind import lr_find as find
+        from treino.run.lrfind import lr_find as find
 
         found = find(config, overrides, out=out, start_lr=start_lr, end_lr=end_lr, iterations=iterations,
                      quiet=quiet)  # fmt: skip
@@ -196,7 +196,7 @@ def predict(
     """Predict with a trained model: row id, prediction (class name or value), class probabilities."""
 
     def go() -> None:
-        from treino.predict import load
+        from treino.serve.predict import load
 
         predictor = load(run, trust_code=trust_code, quiet=quiet)
         rows = predictor.predict_file(input, output, id_column=id_)
@@ -220,8 +220,8 @@ def evaluate(
     """Every metric of the task, with the confusion matrix; written to the run folder."""
 
     def go() -> None:
-        from treino.evaluate import evaluate as run_evaluate
-        from treino.evaluate import show
+        from treino.serve.evaluate import evaluate as run_evaluate
+        from treino.serve.evaluate import show
 
         show(run_evaluate(run, data, trust_code=trust_code))
 
@@ -246,7 +246,7 @@ def export(
     """Export the model (ONNX, dynamic batch) and check it against PyTorch with onnxruntime."""
 
     def go() -> None:
-        from treino.export import export as run_export
+        from treino.serve.export import export as run_export
 
         result = run_export(
             run, format, with_preprocessing=with_preprocessing, output=output, trust_code=trust_code
@@ -289,12 +289,12 @@ def compare(
                 raise ConfigError(
                     f"--lesson {lesson}: brings its own config and variants; drop CONFIG and --vary"
                 )
-            from treino.lessons import run as run_lesson
+            from treino.experiments.lessons import run as run_lesson
 
             result = run_lesson(lesson, out=out, overrides=set_, repeats=repeats if repeats > 1 else None,
                                 jobs=jobs, quiet=quiet)  # fmt: skip
         else:
-            from treino.compare import compare as run_compare
+            from treino.experiments.compare import compare as run_compare
 
             result = run_compare(config, list(vary or []), zip_=zip_, repeats=repeats, out=out,
                                  overrides=set_, jobs=jobs, quiet=quiet)  # fmt: skip
@@ -322,7 +322,7 @@ def tune(
     """Search the config's tune section with Optuna; again with the same --out adds trials."""
 
     def go() -> None:
-        from treino.tune import tune as run_tune
+        from treino.experiments.tune import tune as run_tune
 
         result = run_tune(config, trials, out=out, overrides=set_, timeout=timeout, jobs=jobs,
                           metric=metric, quiet=quiet)  # fmt: skip

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from treino.batches.sparse import from_scipy
 from treino.config import DataConfig
 from treino.data import lazy_images as lazy
 from treino.data.builtin import Images, Table
@@ -25,7 +26,6 @@ from treino.data.tables import (
     numeric_target,
 )
 from treino.data.text import keep_sparse
-from treino.engine.sparse import from_scipy
 from treino.errors import DataError
 
 SPLITS = ("train", "val", "test")

@@ -92,24 +92,24 @@ class Split:
         """What `engine.fit` takes for this split: (x, y), augmenting batches of images, or a
         loader of lazy rows whose targets are prepared for `task` batch by batch."""
         if self.x is None:
-            from treino.engine.batching import Loader
+            from treino.batches.source import Loader
 
             assert self.rows is not None and task is not None
             loader = Loader(self.rows.loader(batch_size, True, generator), task)
             if not self.augment:
                 return loader
-            from treino.data.augment import AugmentedLoader
+            from treino.batches.augment import AugmentedLoader
 
             return AugmentedLoader(loader)
         if not self.augment:
             return self.x, self.y
-        from treino.data.augment import Augmented
+        from treino.batches.augment import Augmented
 
         return Augmented(self.x, self.y, batch_size)
 
     def ordered(self, device: torch.device, task: str) -> Any:
         """The split in row order, for evaluation: resident tensors, or a loader of lazy rows."""
-        from treino.engine.batching import EVAL_ROWS, InMemory, Loader
+        from treino.batches.source import EVAL_ROWS, InMemory, Loader
         from treino.tasks import prepare_targets
 
         if self.x is None:
@@ -120,7 +120,7 @@ class Split:
     def take(self, index: torch.Tensor | slice) -> torch.Tensor:
         """The inputs of some rows (a shape probe, the report's misclassified images)."""
         if self.x is not None:
-            from treino.engine.sparse import dense_rows
+            from treino.batches.sparse import dense_rows
 
             return dense_rows(self.x, index)  # a CSR x (TF-IDF) gives dense rows
         assert self.rows is not None
@@ -211,7 +211,7 @@ def memory_budget(cfg: Any) -> int:
     """data.memory_budget in bytes; auto = a quarter of the machine's physical memory."""
     import os
 
-    from treino.schema import parse_bytes
+    from treino.config.schema import parse_bytes
 
     given = parse_bytes(cfg.memory_budget)
     if given is not None:

@@ -12,9 +12,9 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+from treino.batches.source import LoopShuffled
 from treino.config import ImageConfig
 from treino.data.images import GRAY_MODES, eight_bit, reason, unreadable
-from treino.engine.batching import LoopShuffled
 from treino.errors import DataError
 
 STATS_SAMPLE = 2000  # train images whose pixels give the per-channel mean/std (all when fewer)

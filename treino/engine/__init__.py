@@ -1,6 +1,6 @@
 """The loop on plain torch objects; knows nothing of YAML, files or datasets."""
 
-from treino.engine.batching import InMemory, Loader, as_source
+from treino.batches.source import InMemory, Loader, as_source
 from treino.engine.callbacks import Callback, EarlyStopping, ProgressBar
 from treino.engine.loop import History, TrainState, evaluate, fit, predict, resolve_device
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from treino.engine import sparse
-from treino.engine.batching import Source
+from treino.batches import sparse
+from treino.batches.source import Source
 from treino.tasks import TaskName, prepare_targets
 
 

@@ -11,11 +11,11 @@ from typing import Any, get_args
 import torch
 from torch import nn
 
-from treino import metrics as M
+from treino.batches.source import Source, as_source
 from treino.engine import checks, speed
-from treino.engine.batching import Source, as_source
+from treino.engine import metrics as M
 from treino.engine.callbacks import Callback, hooks
-from treino.optim import Schedule
+from treino.engine.optimizers import Schedule
 from treino.tasks import TaskName
 
 DIVERGENCE_EVERY = 32  # steps between two looks at the loss (a host sync) for a NaN/inf
@@ -49,7 +49,7 @@ class TrainState:
     step_epochs: list[int] = field(default_factory=list)
     best_epoch: int | None = None
     best_value: float | None = None
-    dist: Any = None  # treino.distributed.Group when data-parallel: DDP forward, epoch reduce
+    dist: Any = None  # treino.engine.parallel.Group when data-parallel: DDP forward, epoch reduce
     forward: Any = None  # what the loop trains through: the model or torch.compile(model)
     meter: speed.Meter = field(default_factory=speed.Meter)  # busy vs wall time: the overhead report
 
@@ -262,11 +262,11 @@ def fit(
     Example:
         >>> history = treino.fit(net, (X, y), (Xv, yv), loss="mse", epochs=50, batch_size=16)
     """
-    from treino import distributed
-    from treino import losses as L
     from treino.config import LossConfig, OptimizerConfig
+    from treino.engine import losses as L
+    from treino.engine import parallel as distributed
     from treino.engine.checkpoint import restore
-    from treino.optim import build_optimizer
+    from treino.engine.optimizers import build_optimizer
     from treino.registry import did_you_mean
     from treino.tasks import infer_from_loss
 

@@ -34,7 +34,7 @@ def step_flops(model: nn.Module, x: torch.Tensor, batch_rows: int) -> float:
     """
     from torch.utils.flop_counter import FlopCounterMode
 
-    from treino.engine.sparse import dense_rows
+    from treino.batches.sparse import dense_rows
 
     probe = dense_rows(x, slice(0, PROBE_ROWS))  # a CSR x (sparse TF-IDF): its rows made dense
     was_training = model.training

@@ -16,12 +16,13 @@ import pandas as pd
 import torch
 
 from treino import config as C
-from treino import guard, rundir
-from treino import losses as L
-from treino.engine.batching import InMemory, Loader, Source
+from treino.batches.source import InMemory, Loader, Source
+from treino.engine import losses as L
 from treino.engine.loop import resolve_device
+from treino.engine.optimizers import build_optimizer
 from treino.errors import ConfigError, RunError
-from treino.optim import build_optimizer
+from treino.run import folder as rundir
+from treino.run import guard
 from treino.tasks import prepare_targets
 
 SMOOTHING = 0.9  # exponential moving average of the loss (bias-corrected)
@@ -55,7 +56,7 @@ def lr_find(
     config.yaml, the config with optimizer.lr set to the suggestion.
 
     Example:
-        >>> found = treino.lrfind.lr_find("iris.yaml")
+        >>> found = treino.run.lrfind.lr_find("iris.yaml")
         >>> found.suggested
         0.0123
     """

@@ -1,6 +1,6 @@
 """The configuration reference (docs/config.md), generated from the schema so it never drifts.
 
-Run `python -m treino.config_doc > docs/config.md` after changing treino/schema.py.
+Run `python -m treino.config.doc > docs/config.md` after changing treino/schema.py.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic_core import PydanticUndefined
 
-from treino.config import Config, _section_type
+from treino.config.load import Config, _section_type
 
 
 def _type_name(annotation: Any) -> str:
@@ -55,7 +55,7 @@ def render() -> str:
     head = [
         "# Configuration reference",
         "",
-        "Generated from `treino/schema.py` by `python -m treino.config_doc > docs/config.md`.",
+        "Generated from `treino/schema.py` by `python -m treino.config.doc > docs/config.md`.",
         "Every key can be set in the YAML config or with `--set key=value` (values parsed as YAML).",
         "`treino train --print-config` prints the resolved config of a command line.",
         "",

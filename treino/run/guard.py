@@ -171,7 +171,7 @@ class NewFolder:
 def open_folder(out: Path, resume: bool) -> tuple[RunLock, NewFolder | None]:
     """Lock `out` (creating it for a new run) before anything in it is read or written; a new
     run then gets the folder only if it holds no other run."""
-    from treino import rundir
+    from treino.run import folder as rundir
 
     flag = "--resume" if resume else "--out"
     if out.exists() and not out.is_dir():

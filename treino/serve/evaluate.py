@@ -12,11 +12,11 @@ import numpy as np
 import pandas as pd
 import torch
 
-from treino import losses as L
-from treino import metrics as M
-from treino import rundir
+from treino.engine import losses as L
+from treino.engine import metrics as M
 from treino.errors import DataError
-from treino.predict import Predictor, load
+from treino.run import folder as rundir
+from treino.serve.predict import Predictor, load
 from treino.tasks import predict_labels, prepare_targets
 
 
@@ -51,7 +51,7 @@ def evaluate(
     or built-in dataset; writes evaluation.json (or evaluation-<name>.json) into the run folder.
 
     Example:
-        >>> ev = treino.evaluate.evaluate("runs/iris", "new_flowers.csv")
+        >>> ev = treino.serve.evaluate.evaluate("runs/iris", "new_flowers.csv")
         >>> ev.metrics["accuracy"], ev.confusion
     """
     predictor = load(run_dir, trust_code=trust_code, quiet=quiet)

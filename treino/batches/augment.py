@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import torch
 import torch.nn.functional as F
 
-from treino.engine.batching import Batch, InMemory, Loader
+from treino.batches.source import Batch, InMemory, Loader
 
 
 def pad_for(height: int) -> int:

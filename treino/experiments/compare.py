@@ -187,10 +187,10 @@ def compare(
         )
     manifest["wall_seconds"] = round(time.perf_counter() - started, 2)
     manifest["jobs"] = n_jobs
-    from treino.rundir import write_json
+    from treino.run.folder import write_json
 
     write_json(folder / "compare.json", manifest)
-    from treino import compare_report
+    from treino.report import compare as compare_report
 
     page = compare_report.write(folder)
     summary = compare_report.summarize(folder)
@@ -266,7 +266,7 @@ def _init_worker(threads: int) -> None:
 
 def run_job(base: dict[str, Any], job: dict[str, Any]) -> dict[str, Any]:
     """Train one variant and seed; any error is caught and returned, so the others go on."""
-    from treino.run import train
+    from treino.run.train import train
 
     started = time.perf_counter()
     try:
@@ -282,7 +282,7 @@ def run_job(base: dict[str, Any], job: dict[str, Any]) -> dict[str, Any]:
 
 
 def _default_dir(name: str, lesson: dict[str, Any] | None) -> Path:
-    from treino.rundir import default_dir
+    from treino.run.folder import default_dir
 
     return default_dir(f"compare-{lesson['name'] if lesson else name}")
 

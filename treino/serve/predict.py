@@ -15,10 +15,10 @@ import torch
 from torch import nn
 
 from treino import config as C
-from treino import rundir
 from treino.data.core import DataInfo
 from treino.errors import ConfigError, DataError, RunError
-from treino.predict_inputs import Chunk, image_chunks, npz_inputs, table_chunks
+from treino.run import folder as rundir
+from treino.serve.inputs import Chunk, image_chunks, npz_inputs, table_chunks
 from treino.tasks import predict_labels, probabilities
 
 CHUNK_ROWS = 65_536  # table rows read, transformed and written at a time (a few MB each)
@@ -106,7 +106,7 @@ class Predictor:
         chunk_rows: int = CHUNK_ROWS,
     ) -> int:
         """Stream predictions to a CSV/TSV/Parquet/JSONL file (stdout when None); rows written."""
-        from treino.predict_inputs import ChunkWriter
+        from treino.serve.inputs import ChunkWriter
 
         if output is not None and isinstance(data, str | Path) and Path(data).is_file():
             if Path(output).resolve() == Path(data).resolve():  # the data would be lost at the rename

@@ -1,5 +1,5 @@
 """Loading the configuration: a YAML file, then dotted `--set key=value` overrides, validated
-once against the schema (treino/schema.py, where every default lives); errors say what, where
+once against the schema (treino/config/schema.py, where every default lives); errors say what, where
 and how to fix."""
 
 from __future__ import annotations
@@ -10,53 +10,9 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from treino.config.schema import DATA_SUFFIXES, Config
 from treino.errors import ConfigError
 from treino.registry import did_you_mean
-from treino.schema import (  # the schema, re-exported: `from treino.config import DataConfig`
-    AUTO_EPOCHS,
-    AUTO_MIN_STEPS,
-    AUTO_PATIENCE,
-    DATA_SUFFIXES,
-    Config,
-    DataConfig,
-    EarlyStoppingConfig,
-    ImageConfig,
-    LogConfig,
-    LossConfig,
-    MlflowConfig,
-    ModelConfig,
-    OptimizerConfig,
-    ScheduleConfig,
-    Section,
-    SplitConfig,
-    Task,
-    TextConfig,
-    TrainConfig,
-)
-
-__all__ = [
-    "AUTO_EPOCHS",
-    "AUTO_MIN_STEPS",
-    "AUTO_PATIENCE",
-    "DATA_SUFFIXES",
-    "Config",
-    "DataConfig",
-    "EarlyStoppingConfig",
-    "ImageConfig",
-    "LogConfig",
-    "LossConfig",
-    "MlflowConfig",
-    "ModelConfig",
-    "OptimizerConfig",
-    "ScheduleConfig",
-    "Section",
-    "SplitConfig",
-    "Task",
-    "TextConfig",
-    "TrainConfig",
-    "load",
-    "validate",
-]
 
 
 def load(

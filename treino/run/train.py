@@ -15,14 +15,17 @@ import torch
 from torch import nn
 
 from treino import config as C
-from treino import diagnosis, distributed, guard, loggers, predictions, rundir
-from treino import losses as L
-from treino import metrics as M
+from treino.engine import losses as L
+from treino.engine import metrics as M
+from treino.engine import parallel as distributed
 from treino.engine.callbacks import Callback, EarlyStopping, ProgressBar
 from treino.engine.checkpoint import Checkpoint
 from treino.engine.checkpoint import load as load_checkpoint
 from treino.engine.loop import evaluate, fit, resolve_device
-from treino.optim import build_optimizer, build_schedule
+from treino.engine.optimizers import build_optimizer, build_schedule
+from treino.report import diagnosis
+from treino.run import folder as rundir
+from treino.run import guard, loggers, predictions
 from treino.tasks import TaskName
 
 EXIT_CODES = {"completed": 0, "early_stopped": 0, "interrupted": 130, "diverged": 3}

@@ -12,7 +12,7 @@ import pandas as pd
 import torch
 from torch import nn
 
-from treino.engine.batching import InMemory
+from treino.batches.source import InMemory
 from treino.engine.loop import predict
 from treino.tasks import TaskName, predict_labels, probabilities
 

@@ -28,7 +28,7 @@ from treino.data.tables import (
 from treino.errors import DataError
 
 if TYPE_CHECKING:
-    from treino.predict import Predictor
+    from treino.serve.predict import Predictor
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
 IMAGE_CHUNK = 256  # images decoded at a time

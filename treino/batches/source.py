@@ -10,7 +10,7 @@ from typing import Any
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler, TensorDataset
 
-from treino.engine import sparse
+from treino.batches import sparse
 
 Batch = tuple[torch.Tensor, torch.Tensor]
 EVAL_ROWS = 1024  # rows per forward pass when evaluating

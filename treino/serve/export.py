@@ -18,7 +18,7 @@ import pandas as pd
 import torch
 
 from treino.errors import ModelError
-from treino.predict import Predictor, load
+from treino.serve.predict import Predictor, load
 
 FORMATS = ("onnx", "pt2")
 TOLERANCE = 1e-4  # largest |onnxruntime - PyTorch| output difference accepted
@@ -62,7 +62,7 @@ def export(
     model takes pixels in [0, 1]. The output is `output`: logits (classes) or values.
 
     Example:
-        >>> result = treino.export.export("runs/iris", with_preprocessing=True)
+        >>> result = treino.serve.export.export("runs/iris", with_preprocessing=True)
         >>> result.max_abs_diff < 1e-4
         True
     """
@@ -81,7 +81,7 @@ def export(
     exporter = _export_plain(predictor, features[:2], path)
     model = onnx.load(str(path))
     if with_preprocessing:
-        from treino.export_graph import add_preprocessing
+        from treino.serve.export_graph import add_preprocessing
 
         add_preprocessing(model, predictor)
     _describe(model, predictor, with_preprocessing)

@@ -19,7 +19,7 @@ from treino.errors import ConfigError
 
 def build(cfg: Config, run_dir: Path) -> list[Callback]:
     """The loggers the config asks for (none on ranks other than 0 of a distributed run)."""
-    from treino import distributed
+    from treino.engine import parallel as distributed
 
     if not distributed.is_main():
         return []
@@ -138,7 +138,7 @@ class MLflow(Callback):
         self.mlflow.log_metrics({f"test_{k}": v for k, v in _finite(metrics.get("test") or {}).items()})
         self.mlflow.set_tag("treino.status", metrics.get("status", ""))
         codes = ",".join(f.get("code", "") for f in metrics.get("diagnosis") or [])
-        self.mlflow.set_tag("treino.diagnosis", codes)
+        self.mlflow.set_tag("treino.report.diagnosis", codes)
         for name in ("report.html", "metrics.json", "history.csv"):
             if (run_dir / name).exists():
                 self.mlflow.log_artifact(str(run_dir / name))

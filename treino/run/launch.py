@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from treino import distributed
+from treino.engine import parallel as distributed
 from treino.errors import ConfigError, RunError
 
 RESTARTS_ENV = "TREINO_MAX_RESTARTS"  # elastic restarts of a failed worker group
@@ -45,7 +45,7 @@ def launch(
         >>> launch("mlp.yaml", ["train.epochs=5"], devices=2)
     """
     from treino import config as C
-    from treino import rundir
+    from treino.run import folder as rundir
 
     if distributed.under_torchrun():
         raise ConfigError(

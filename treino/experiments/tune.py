@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from treino import config as C
-from treino import metrics as M
+from treino.engine import metrics as M
 from treino.engine.callbacks import Callback
 from treino.errors import ConfigError, RunError, TreinoError
 from treino.registry import did_you_mean
@@ -136,7 +136,7 @@ class _TrialFailed(Exception):
 
 
 def _objective(base: dict[str, Any], params: list[Param], metric: str, folder: Path) -> Any:
-    from treino.run import train
+    from treino.run.train import train
 
     def objective(trial: Any) -> float:
         import optuna
@@ -207,7 +207,7 @@ def _pruner(epochs: int | str) -> Any:
 def baseline(cfg: C.Config, params: list[Param]) -> dict[str, Any] | None:
     """The config's own values as a trial (lr null = the optimizer's default), or None when one
     of them lies outside the search space."""
-    from treino.optim import learning_rate
+    from treino.engine.optimizers import learning_rate
 
     raw = cfg.to_dict()
     found: dict[str, Any] = {}
@@ -329,8 +329,8 @@ def finish(folder: Path, quiet: bool = True) -> Tuning:
     """Write trials.csv, best.yaml and tune.html from the study in `folder`."""
     import optuna
 
-    from treino import tune_report
-    from treino.rundir import write_text
+    from treino.report import tune as tune_report
+    from treino.run.folder import write_text
 
     study = optuna.load_study(study_name=STUDY, storage=_storage(folder))
     metric = study.user_attrs.get("metric", "val_loss")

@@ -26,7 +26,7 @@ import torch.distributed as dist
 from torch import nn
 from torch.utils.data import DataLoader, DistributedSampler
 
-from treino.engine.batching import EVAL_ROWS, Batch, InMemory, Loader, Source
+from treino.batches.source import EVAL_ROWS, Batch, InMemory, Loader, Source
 from treino.engine.callbacks import Callback
 from treino.errors import ConfigError, RunError
 

@@ -201,9 +201,9 @@ def run(
     """Run a lesson's comparison; `overrides` (e.g. train.epochs=5) apply to every variant.
 
     Example:
-        >>> treino.lessons.run("optimizers", out="runs/optimizers").page
+        >>> treino.experiments.lessons.run("optimizers", out="runs/optimizers").page
     """
-    from treino.compare import Variant, compare
+    from treino.experiments.compare import Variant, compare
 
     lesson = LESSONS.get(name)
     variants = [Variant(label, settings) for label, settings in lesson.variants]
