@@ -16,14 +16,12 @@ import pandas as pd
 import torch
 
 from treino import config as C
-from treino.batches.source import InMemory, Loader, Source
-from treino.engine import losses as L
+from treino.batches.source import Source, as_source
+from treino.engine import checks
 from treino.engine.loop import resolve_device
-from treino.engine.optimizers import build_optimizer
 from treino.errors import ConfigError, RunError
 from treino.run import folder as rundir
-from treino.run import guard
-from treino.tasks import prepare_targets
+from treino.run.assemble import assemble
 
 SMOOTHING = 0.9  # exponential moving average of the loss (bias-corrected)
 STOP_FACTOR = 4.0  # stop the sweep once the smoothed loss is 4x its best: the rate is too big
@@ -60,9 +58,6 @@ def lr_find(
         >>> found.suggested
         0.0123
     """
-    from treino import data as D
-    from treino import models
-
     if iterations < 20:
         raise ConfigError(f"--iterations {iterations}: too few for a sweep; use at least 20 (default 200)")
     if not 0 < start_lr < end_lr:
@@ -82,32 +77,16 @@ def lr_find(
             f"--out {folder}: holds a config.yaml that is not from a sweep (it would be replaced); give a new folder"
         )
 
-    torch.manual_seed(cfg.seed)
-    generator = torch.Generator().manual_seed(cfg.seed)
-    data = D.load(cfg.data, generator, cfg.seed)
-    info = data.info
-    if cfg.loss.name == "cross_entropy" and info.task == "binary":
-        info.task = "multiclass"  # two logits, as asked for by the loss (as treino train does)
-    target_scale = data.preprocessing.get("target") if info.task == "regression" else None
-    model = models.build(cfg.model, info, target_scale, example=data.train.take(slice(0, 2)))
-    loss_fn = L.build(
-        cfg.loss, info.task, info.class_counts.get("train") if info.task != "regression" else None
-    )
-    if target_scale is not None:
-        loss_fn = L.ScaledLoss(loss_fn, target_scale["mean"], target_scale["std"])
+    parts = assemble(cfg)  # the model `treino train` would train: weights, input range, augmentation
     device = resolve_device(cfg.train.device)
-    model.to(device)
-    loss_fn.to(device)
-    optimizer = build_optimizer(model, cfg.optimizer)
-    n = len(data.train)
-    size = n if cfg.train.batch_size == "full" else min(int(cfg.train.batch_size), n)
-    guard.check_batch_norm(model, n, size)  # as treino train: refused here, not mid-sweep
-    if data.train.lazy:  # rows read batch by batch
-        source: Source = Loader(data.train.rows.loader(size, True, generator), info.task)  # type: ignore[union-attr]
-    else:
-        source = InMemory(data.train.x.to(device), prepare_targets(data.train.y, info.task).to(device), size)  # type: ignore[union-attr]
-
-    sweep = _sweep(model, loss_fn, optimizer, source, generator, (start_lr, end_lr), iterations, device)
+    model, loss_fn = (
+        parts.model.to(device),
+        parts.loss_fn.to(device),
+    )  # the optimizer holds these same tensors
+    # as fit() takes it: a batch source, targets as the loss takes them
+    source = checks.prepared(as_source(parts.train, parts.batch, parts.generator), parts.task, model)
+    lrs = (start_lr, end_lr)
+    sweep = _sweep(model, loss_fn, parts.optimizer, source, parts.generator, lrs, iterations, device)
     finite = sweep[sweep["smoothed"].map(math.isfinite)]
     if finite.empty:
         raise ConfigError(

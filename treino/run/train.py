@@ -11,22 +11,19 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow.parquet  # noqa: F401  (before torch: torch first can crash parquet reads, pytorch#22447)
-import torch
 from torch import nn
 
 from treino import config as C
-from treino.engine import losses as L
 from treino.engine import metrics as M
 from treino.engine import parallel as distributed
 from treino.engine.callbacks import Callback, EarlyStopping, ProgressBar
 from treino.engine.checkpoint import Checkpoint
 from treino.engine.checkpoint import load as load_checkpoint
 from treino.engine.loop import evaluate, fit, resolve_device
-from treino.engine.optimizers import build_optimizer, build_schedule
 from treino.report import diagnosis
 from treino.run import folder as rundir
 from treino.run import guard, loggers, predictions
-from treino.tasks import TaskName
+from treino.run.assemble import assemble
 
 EXIT_CODES = {"completed": 0, "early_stopped": 0, "interrupted": 130, "diverged": 3}
 
@@ -112,7 +109,6 @@ def _train(
     callbacks: Sequence[Callback],
 ) -> Run:
     """The body of train(), inside the run folder's lock."""
-    from treino import data as D
     from treino import models
 
     if cfg.tune:
@@ -123,48 +119,23 @@ def _train(
     group = distributed.setup(cfg.train.device)  # joins torchrun's processes; None when alone
     ckpt = distributed.broadcast(ckpt, group)  # rank 0 read it: every rank resumes the same
 
-    torch.manual_seed(cfg.seed)
-    generator = torch.Generator().manual_seed(cfg.seed)
-    data = D.load(cfg.data, generator, cfg.seed)
-    info = data.info
-    if cfg.loss.name == "cross_entropy" and info.task == "binary":
-        info.task = "multiclass"  # two logits, as asked for by the loss
-    task: TaskName = info.task
-    batch = _batch_size(cfg, len(data.train), info, quiet)
-    steps = -(-len(data.train) // batch)
-    epochs, patience = cfg.train.planned(steps)  # auto: sized by the optimizer steps of an epoch
-    info.notes += _auto_note(cfg, epochs, patience, steps)
-    _describe(info, quiet)
-    target_scale = data.preprocessing.get("target") if task == "regression" else None
-    example = data.train.take(slice(0, 2))  # 2 dense rows (of any split kind), for shape checks
-    model = models.build(cfg.model, info, target_scale, example=example)
-    guard.check_batch_norm(model, len(data.train), batch)
-    if cfg.model.weights and ckpt is None:  # a resumed run takes its weights from the checkpoint
-        say(models.load_pretrained(model, cfg.model.weights, cfg.model.weights_strict), quiet)
-    if data.train.x is not None:
-        models.fit_input_range(model, data.train.x)  # model.clip_inputs: the train split's range
-    counts = info.class_counts.get("train") if task != "regression" else None
-    loss_fn = L.build(cfg.loss, task, counts)
-    if target_scale is not None:
-        loss_fn = L.ScaledLoss(loss_fn, target_scale["mean"], target_scale["std"])
-    optimizer = build_optimizer(model, cfg.optimizer)
-    schedule = build_schedule(optimizer, cfg.schedule, epochs, steps)
+    parts = assemble(cfg, ckpt, say=lambda message: say(message, quiet))
+    data, info, task, model, loss_fn = parts.data, parts.info, parts.task, parts.model, parts.loss_fn
     # extra callbacks (e.g. tune's pruner) run after early stopping has seen the epoch
-    callbacks = _callbacks(cfg, run_dir, patience, task, data.val is not None, quiet) + list(callbacks)
+    callbacks = _callbacks(cfg, run_dir, parts.patience, task, data.val is not None, quiet) + list(callbacks)
     # the checkpoint last: it saves the state the others leave at the end of each epoch
     callbacks += [signals.callback(), guard.MarkUnfinished(run_dir), Checkpoint(run_dir / "checkpoints")]
     if not main:
         callbacks.pop()  # rank 0 alone writes checkpoints
     kind = models.resolve_kind(cfg.model, info)
-    summary = models.summarize(model, example)
+    summary = models.summarize(model, parts.example)
     say(models.format_summary(summary, kind), quiet)
 
     history = fit(
-        model, data.train.source(batch, generator, task),  # (x, y), augmenting images, lazy rows
-        data.val.ordered(torch.device("cpu"), task) if data.val is not None else None,  # fit moves it
-        loss=loss_fn, optimizer=optimizer, epochs=epochs, batch_size=batch,
+        model, parts.train, parts.val,
+        loss=loss_fn, optimizer=parts.optimizer, epochs=parts.epochs, batch_size=parts.batch,
         callbacks=callbacks, task=task, l1=cfg.train.l1, l2=cfg.train.l2,
-        clip_grad=cfg.train.clip_grad, schedule=schedule, device=cfg.train.device,
+        clip_grad=cfg.train.clip_grad, schedule=parts.schedule, device=cfg.train.device,
         seed=cfg.seed, resume=ckpt, threads=cfg.train.threads, compile=cfg.train.compile,
     )  # fmt: skip
     distributed.teardown(group)
@@ -257,30 +228,6 @@ def _settle(history: Any, model: nn.Module, cfg: C.Config, run_dir: Path, signal
     return status
 
 
-def _batch_size(cfg: C.Config, n_train: int, info: Any, quiet: bool) -> int:
-    """`full` = every training row; a batch larger than the train split is clamped (said)."""
-    size = cfg.train.batch_size
-    if size == "full":
-        return n_train
-    if size > n_train:
-        note = f"train.batch_size {size} is larger than the {n_train} training rows: using {n_train} (full batch)"
-        info.notes.append(note)
-        say(f"warning: {note}", quiet)
-        return n_train
-    return int(size)
-
-
-def _auto_note(cfg: C.Config, epochs: int, patience: int | None, steps: int) -> list[str]:
-    """What the auto epochs and patience came to, for the data notes."""
-    said = []
-    if cfg.train.epochs == "auto":
-        said.append(f"train.epochs auto: {epochs} ({steps} steps per epoch; at least {C.AUTO_MIN_STEPS} "
-                    f"steps, {C.AUTO_EPOCHS[0]} to {C.AUTO_EPOCHS[1]} epochs)")  # fmt: skip
-    if cfg.train.early_stopping and cfg.train.early_stopping.patience == "auto":
-        said.append(f"early stopping patience auto: {patience} epochs")
-    return ["; ".join(said)] if said else []
-
-
 def _callbacks(
     cfg: C.Config, run_dir: Path, patience: int | None, task: str, has_val: bool, quiet: bool
 ) -> list[Callback]:
@@ -300,14 +247,6 @@ def _callbacks(
     if cfg.log.progress and not quiet:
         callbacks.append(ProgressBar("loss" if task == "regression" else "accuracy"))
     return callbacks + loggers.build(cfg, run_dir)  # TensorBoard / MLflow, when asked for
-
-
-def _describe(info: Any, quiet: bool) -> None:
-    sizes = ", ".join(f"{k} {v}" for k, v in info.sizes.items())
-    classes = f", {len(info.classes)} classes" if info.classes else ""
-    say(f"data: {info.source} ({info.kind}, {info.task}{classes}); {sizes}", quiet)
-    for note in info.notes:
-        say(f"  {note}", quiet)
 
 
 def _summary(metrics: dict[str, Any], run_dir: Path, quiet: bool) -> None:
