@@ -1,36 +1,47 @@
-"""treino: train and validate PyTorch neural networks, from one command to your own module."""
+"""treino: train and validate PyTorch neural networks, from one command to your own module.
+
+    run = treino.train("config.yaml", {"optimizer.lr": 0.01})    # a config -> a run folder
+    history = treino.fit(net, (X, y), (X_val, y_val), loss="mse")  # your own nn.Module
+    predictor = treino.load("runs/iris-20260101-120000")           # a trained model at work
+
+The names resolve on first use, so `import treino` stays light (no torch until needed), and
+each is the real function: `help(treino.fit)` shows its arguments.
+"""
 
 from __future__ import annotations
 
+from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:
-    from treino.engine.loop import History
-    from treino.run.train import Run
-    from treino.serve.predict import Predictor
+    from treino.engine.loop import fit
+    from treino.engine.state import History
+    from treino.run.train import Run, train
+    from treino.serve.predict import Predictor, load
+
+# public name -> the module that defines it
+_PUBLIC = {
+    "train": "treino.run.train",
+    "Run": "treino.run.train",
+    "fit": "treino.engine.loop",
+    "History": "treino.engine.state",
+    "load": "treino.serve.predict",
+    "Predictor": "treino.serve.predict",
+}
 
 
-def train(config: Any = None, overrides: Any = None, **kwargs: Any) -> Run:
-    """Train from a config path/dict/Config plus dotted overrides; see treino.run.train."""
-    from treino.run.train import train as _train
-
-    return _train(config, overrides, **kwargs)
-
-
-def fit(*args: Any, **kwargs: Any) -> History:
-    """Train your own nn.Module on tensors, a Dataset or a DataLoader; see treino.engine.fit."""
-    from treino.engine.loop import fit as _fit
-
-    return _fit(*args, **kwargs)
+def __getattr__(name: str) -> Any:
+    if name not in _PUBLIC:
+        raise AttributeError(f"module 'treino' has no attribute '{name}'")
+    value = getattr(import_module(_PUBLIC[name]), name)
+    globals()[name] = value  # found once, then an ordinary attribute
+    return value
 
 
-def load(run_dir: Any, **kwargs: Any) -> Predictor:
-    """Load a run's model bundle for prediction (never unpickles); see treino.predict.load."""
-    from treino.serve.predict import load as _load
-
-    return _load(run_dir, **kwargs)
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_PUBLIC])
 
 
-__all__ = ["__version__", "fit", "load", "train"]
+__all__ = ["History", "Predictor", "Run", "__version__", "fit", "load", "train"]
