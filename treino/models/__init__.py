@@ -3,7 +3,6 @@ the task: 1 unit per regression target, 1 logit for binary, K logits for K class
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -13,20 +12,22 @@ from torch import Tensor, nn
 from treino.config import ModelConfig
 from treino.errors import ConfigError
 from treino.models import weights as W
-from treino.models.cnn import CNN
+from treino.models.activations import ACTIVATIONS
 from treino.models.custom import build_custom, check_output
-from treino.models.linear import Linear
+from treino.models.inits import INITS, initialize
+from treino.models.kinds import MODELS, NEEDS_TASK, check_kind, is_custom, vocab_size
 from treino.models.mlp import MLP
 from treino.models.summary import format_summary, summarize
-from treino.models.text import TfidfMLP, TokenBag
-from treino.registry import Registry, did_you_mean
 
-if TYPE_CHECKING:  # models read the description only; importing treino.data would load readers
-    from treino.data.core import DataInfo
+if TYPE_CHECKING:  # the description only: importing the treino.data package would load its readers
+    from treino.data.info import DataInfo
 
 __all__ = [
+    "ACTIVATIONS",
+    "INITS",
     "MODELS",
     "build",
+    "check_kind",
     "count_parameters",
     "example_input",
     "fit_input_range",
@@ -36,10 +37,6 @@ __all__ = [
     "resolve_kind",
     "summarize",
 ]
-
-Builder = Callable[[ModelConfig, "DataInfo"], nn.Module]
-MODELS: Registry[Builder] = Registry("model", key="model.kind")
-NEEDS_TASK = {"logistic": "binary", "softmax": "multiclass"}
 
 
 class Rescale(nn.Module):
@@ -63,54 +60,6 @@ class WithRescale(nn.Module):
         return self.rescale(self.core(x))
 
 
-def vocab_size(info: DataInfo) -> int | None:
-    """The vocabulary size when the inputs are token ids (B, L), else None."""
-    return info.vocab_size if info.text_mode == "tokens" else None
-
-
-@MODELS.register("softmax")
-@MODELS.register("logistic")
-@MODELS.register("linear")  # decorators run bottom-up: the registry lists linear first
-def _linear(cfg: ModelConfig, info: DataInfo) -> nn.Module:
-    return Linear(info.input_shape, info.n_outputs)
-
-
-@MODELS.register("mlp")
-def _mlp(cfg: ModelConfig, info: DataInfo) -> nn.Module:
-    bounded = cfg.clip_inputs and info.kind == "table"
-    return MLP(info.input_shape, info.n_outputs, cfg.hidden, cfg.activation, cfg.dropout,
-               bool(cfg.batch_norm), bounded)  # fmt: skip
-
-
-@MODELS.register("cnn")
-def _cnn(cfg: ModelConfig, info: DataInfo) -> nn.Module:
-    if len(info.input_shape) != 3:
-        raise ConfigError(
-            f"model.kind: cnn needs images (C, H, W) but {info.source} gives rows of "
-            f"{info.input_shape[0]} features; use mlp"
-        )
-    if isinstance(cfg.padding, int) and cfg.padding < 0:
-        raise ConfigError(f"model.padding: must be 0 or more, or 'same' (got {cfg.padding})")
-    return CNN(info.input_shape, info.n_outputs, cfg.channels, cfg.kernel, cfg.pool,
-               cfg.hidden, cfg.activation, cfg.dropout, cfg.batch_norm is not False,
-               cfg.stride, cfg.padding, cfg.head)  # fmt: skip
-
-
-@MODELS.register("text")
-def _text(cfg: ModelConfig, info: DataInfo) -> nn.Module:
-    vocab = vocab_size(info)
-    if vocab:
-        return TokenBag(vocab, info.n_outputs, cfg.embed_dim, cfg.hidden, cfg.activation,
-                        cfg.dropout, bool(cfg.batch_norm))  # fmt: skip
-    if len(info.input_shape) != 1:
-        raise ConfigError(
-            f"model.kind: text needs TF-IDF features or token ids but {info.source} gives images "
-            f"{'x'.join(map(str, info.input_shape))}; use cnn"
-        )
-    return TfidfMLP(info.input_shape[0], info.n_outputs, cfg.hidden, cfg.activation, cfg.dropout,
-                    bool(cfg.batch_norm))  # fmt: skip
-
-
 def resolve_kind(cfg: ModelConfig, info: DataInfo) -> str:
     """`auto` -> cnn for images, text for text, mlp otherwise; other kinds as given."""
     if cfg.kind != "auto":
@@ -122,28 +71,6 @@ def example_input(info: DataInfo, batch: int = 2) -> Tensor:
     """A batch of zeros shaped like the inputs (token ids are int64), for shape checks."""
     dtype = torch.long if vocab_size(info) else torch.float32
     return torch.zeros(batch, *info.input_shape, dtype=dtype)
-
-
-def initialize(model: nn.Module, cfg: ModelConfig) -> None:
-    """Apply `model.init` to every Linear/Conv weight; biases to zero (except 'default').
-
-    Kaiming's gain follows `model.activation` (tanh 5/3, sigmoid 1, relu-like sqrt(2)).
-    """
-    if cfg.init == "default":
-        return
-    act = {"tanh": "tanh", "sigmoid": "sigmoid", "leaky_relu": "leaky_relu"}.get(cfg.activation, "relu")
-    fns = {
-        "xavier_uniform": nn.init.xavier_uniform_,
-        "xavier_normal": nn.init.xavier_normal_,
-        "kaiming_uniform": lambda w: nn.init.kaiming_uniform_(w, a=0.01, nonlinearity=act),
-        "kaiming_normal": lambda w: nn.init.kaiming_normal_(w, a=0.01, nonlinearity=act),
-        "normal": lambda w: nn.init.normal_(w, 0.0, cfg.init_std),
-    }
-    for module in model.modules():
-        if isinstance(module, nn.Linear | nn.Conv1d | nn.Conv2d):
-            fns[cfg.init](module.weight)
-            if module.bias is not None:
-                nn.init.zeros_(module.bias)
 
 
 def build(
@@ -163,7 +90,7 @@ def build(
         >>> model = build(ModelConfig(kind="mlp", hidden=[32]), data.info)
     """
     kind = resolve_kind(cfg, info)
-    if ":" in kind:
+    if is_custom(kind):
         model = build_custom(kind, cfg.args, info.input_shape, info.n_outputs)
         sample = example[:2] if example is not None else example_input(info)
         check_output(model, sample, info.task, info.n_outputs, kind)
@@ -173,13 +100,9 @@ def build(
                 f"model.kind: {kind} is for a {NEEDS_TASK[kind]} task but the data is {info.task}; "
                 f"use linear (or mlp)"
             )
-        if kind not in MODELS:
-            raise ConfigError(
-                f"model.kind: unknown model '{kind}'{did_you_mean(kind, MODELS.names())}; choose one of: "
-                f"{', '.join(MODELS.names())}, or your own as 'package.module:Class'"
-            )
+        check_kind(kind)
         model = MODELS.get(kind)(cfg, info)
-    initialize(model, cfg)
+    initialize(model, cfg.init, cfg.activation, cfg.init_std)
     if target_scale is not None:
         model = WithRescale(model, Rescale(target_scale["mean"], target_scale["std"]))
     return model

@@ -7,7 +7,8 @@ from __future__ import annotations
 from torch import Tensor, nn
 
 from treino.errors import ConfigError
-from treino.models.mlp import ACTIVATIONS, dense_stack
+from treino.models.activations import make_activation
+from treino.models.mlp import dense_stack
 
 GRID = 8  # head auto: positions kept per side of the last feature map
 
@@ -56,7 +57,7 @@ class CNN(nn.Module):
             blocks.append(nn.Conv2d(c_in, c_out, kernel, stride, pad, bias=not batch_norm))
             if batch_norm:
                 blocks.append(nn.BatchNorm2d(c_out))
-            blocks.append(ACTIVATIONS[activation]())
+            blocks.append(make_activation(activation))
             if pool != "none" and min(h, w) >= 2:  # halve the image while it is at least 2 pixels
                 blocks.append(nn.MaxPool2d(2) if pool == "max" else nn.AvgPool2d(2))
                 h, w = h // 2, w // 2

@@ -7,14 +7,7 @@ import math
 import torch
 from torch import Tensor, nn
 
-ACTIVATIONS = {
-    "relu": nn.ReLU,
-    "tanh": nn.Tanh,
-    "sigmoid": nn.Sigmoid,
-    "gelu": nn.GELU,
-    "leaky_relu": nn.LeakyReLU,
-    "elu": nn.ELU,
-}
+from treino.models.activations import make_activation
 
 
 def dense_stack(
@@ -26,7 +19,7 @@ def dense_stack(
         layers.append(nn.Linear(n_in, width))
         if batch_norm:
             layers.append(nn.BatchNorm1d(width))
-        layers.append(ACTIVATIONS[activation]())
+        layers.append(make_activation(activation))
         if dropout > 0:
             layers.append(nn.Dropout(dropout))
         n_in = width

@@ -6,7 +6,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from treino.models.mlp import ACTIVATIONS, dense_stack
+from treino.models.activations import make_activation
+from treino.models.mlp import dense_stack
 
 PAD = 0  # token id 0 pads short texts; it is left out of the bag's mean
 
@@ -34,7 +35,7 @@ class TfidfMLP(nn.Module):
         layers: list[nn.Module] = []
         if hidden:  # else the input layer is the output layer (logistic/softmax on TF-IDF)
             layers += [nn.BatchNorm1d(hidden[0])] if batch_norm else []
-            layers.append(ACTIVATIONS[activation]())
+            layers.append(make_activation(activation))
             layers += [nn.Dropout(dropout)] if dropout > 0 else []
             stack, width = dense_stack(hidden[0], hidden[1:], activation, dropout, batch_norm)
             layers += [*stack, nn.Linear(width, n_outputs)]
