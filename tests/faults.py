@@ -40,9 +40,9 @@ def main() -> None:
     import torch
 
     import treino.run.train
+    from treino import files
     from treino.engine import checkpoint
     from treino.engine.callbacks import Callback
-    from treino.run import folder as rundir
 
     if point in ("step", "poison"):
 
@@ -89,7 +89,7 @@ def main() -> None:
 
         checkpoint.atomic_save = save_then_die
     elif point in ("bundle", "final"):
-        write_json = rundir.write_json
+        write_json = files.write_json
         name = "preprocessing.json" if point == "bundle" else "metrics.json"
 
         def write_or_die(path: Path, obj: Any) -> None:
@@ -97,7 +97,7 @@ def main() -> None:
                 die()
             write_json(path, obj)
 
-        rundir.write_json = write_or_die
+        files.write_json = write_or_die
     else:
         raise SystemExit(f"unknown kill point {point}")
     from treino.cli import main as cli_main

@@ -194,7 +194,7 @@ def test_divergence_ends_a_long_epoch_within_32_steps(tmp_path: Path) -> None:
 
 
 def test_signal_guard_stops_gracefully_once_then_aborts() -> None:
-    from treino.run.guard import Interrupted, SignalGuard
+    from treino.run.signals import Interrupted, SignalGuard
 
     previous = signal.getsignal(signal.SIGTERM)
     with SignalGuard() as guard:

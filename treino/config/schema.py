@@ -157,13 +157,15 @@ class DataConfig(Section):
 
 
 class ModelConfig(Section):
+    # the names of model.kind, .activation and .init live in their registries (treino/models/),
+    # checked when a run loads its config (treino/run/names.py)
     kind: str = Field(
         "auto",
-        description="linear, logistic, softmax, mlp, cnn, text, 'package.module:Class', "
-        "or auto (cnn for images, mlp otherwise).",
+        description="A model family, your own as 'package.module:Class', "
+        "or auto (cnn for images, text for text, mlp otherwise).",
     )
     hidden: list[int] = Field(default_factory=lambda: [64], description="MLP hidden sizes.")
-    activation: Literal["relu", "tanh", "sigmoid", "gelu", "leaky_relu", "elu"] = "relu"
+    activation: str = Field("relu", description="After each hidden layer and conv block.")
     dropout: float = Field(0.0, ge=0, lt=1, description="Dropout probability after each layer.")
     clip_inputs: bool = Field(
         True,
@@ -188,9 +190,7 @@ class ModelConfig(Section):
         "at most 8x8 positions first; global = its average per channel; flatten = all of it.",
     )
     embed_dim: int = Field(64, gt=0, description="text: embedding size for token-id inputs.")
-    init: Literal[
-        "default", "xavier_uniform", "xavier_normal", "kaiming_uniform", "kaiming_normal", "normal"
-    ] = Field("default", description="Weight initialization (biases start at zero unless default).")
+    init: str = Field("default", description="Weight initialization (biases start at zero unless default).")
     init_std: float = Field(0.01, gt=0, description="Standard deviation for init: normal.")
     args: dict[str, Any] = Field(default_factory=dict, description="Arguments of a custom model.")
     weights: str | None = Field(

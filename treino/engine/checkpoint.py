@@ -12,18 +12,17 @@ import torch
 from treino.engine.callbacks import Callback, EarlyStopping
 from treino.engine.loop import TrainState
 from treino.errors import RunError
+from treino.files import replacing
 
 FORMAT = 1
 
 
 def atomic_save(obj: Any, path: Path) -> None:
     """torch.save to a temporary file, then os.replace: never a half-written file."""
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as f:
+    with replacing(path) as tmp, open(tmp, "wb") as f:
         torch.save(obj, f)
         f.flush()
         os.fsync(f.fileno())  # the bytes are on disk before the name points at them
-    os.replace(tmp, path)
 
 
 def snapshot(state: TrainState) -> dict[str, Any]:

@@ -18,7 +18,7 @@ from typing import Any
 import yaml
 
 from treino import config as C
-from treino.errors import ConfigError, RunError, TreinoError
+from treino.errors import ConfigError, TreinoError
 
 Source = str | Path | dict[str, Any] | C.Config | None
 
@@ -187,7 +187,7 @@ def compare(
         )
     manifest["wall_seconds"] = round(time.perf_counter() - started, 2)
     manifest["jobs"] = n_jobs
-    from treino.run.folder import write_json
+    from treino.files import write_json
 
     write_json(folder / "compare.json", manifest)
     from treino.report import compare as compare_report
@@ -288,15 +288,10 @@ def _default_dir(name: str, lesson: dict[str, Any] | None) -> Path:
 
 
 def _prepare(folder: Path) -> Path:
-    if folder.exists() and not folder.is_dir():
-        raise RunError(f"--out {folder}: is a file; give a folder path for the comparison")
-    if folder.is_dir() and any(folder.iterdir()):
-        raise RunError(f"--out {folder}: the folder is not empty; give a new or empty folder")
-    try:
-        (folder / "runs").mkdir(parents=True, exist_ok=True)
-    except PermissionError:
-        raise RunError(f"--out {folder}: no permission to write there; choose another folder") from None
-    return folder
+    from treino.run.folder import check_out, make_folder
+
+    check_out(folder, "comparison")
+    return make_folder(folder, "runs")
 
 
 def _say(message: str, quiet: bool) -> None:

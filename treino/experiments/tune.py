@@ -286,11 +286,10 @@ def tune(
             f"{where}: data.split.val is 0; tune scores trials on the validation split, set it > 0"
         )
     folder = Path(out) if out else Path("runs") / f"tune-{cfg.name}"
-    if folder.exists() and not folder.is_dir():
-        raise RunError(f"--out {folder}: is a file; give a folder for the tune study")
-    if folder.is_dir() and any(folder.iterdir()) and not (folder / "study.db").exists():
-        raise RunError(f"--out {folder}: the folder is not empty and holds no study.db; give a new folder")
-    folder.mkdir(parents=True, exist_ok=True)
+    from treino.run.folder import check_out, make_folder
+
+    check_out(folder, "study")  # a folder holding a study.db gets more trials
+    make_folder(folder)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     direction = "maximize" if M.higher_is_better(metric) else "minimize"
     study = optuna.create_study(study_name=STUDY, storage=_storage(folder), direction=direction,
@@ -329,14 +328,14 @@ def finish(folder: Path, quiet: bool = True) -> Tuning:
     """Write trials.csv, best.yaml and tune.html from the study in `folder`."""
     import optuna
 
+    from treino.files import replacing, write_text
     from treino.report import tune as tune_report
-    from treino.run.folder import write_text
 
     study = optuna.load_study(study_name=STUDY, storage=_storage(folder))
     metric = study.user_attrs.get("metric", "val_loss")
     frame = tune_report.trials_frame(study)
-    frame.to_csv(folder / "trials.csv.tmp", index=False)
-    (folder / "trials.csv.tmp").replace(folder / "trials.csv")
+    with replacing(folder / "trials.csv") as tmp:
+        frame.to_csv(tmp, index=False)
     counts = frame["state"].value_counts().to_dict() if len(frame) else {}
     best_value, best_config = None, None
     complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]

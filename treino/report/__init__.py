@@ -9,11 +9,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from treino.files import write_text
 from treino.report import classification, curves, regression
 from treino.report.diagnosis import diagnose
 from treino.report.html import page
 from treino.report.record import Record, load
-from treino.run.folder import write_text
 
 __all__ = ["Record", "draw", "load", "write"]
 

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from treino.run.folder import read_json, write_text
+from treino.files import read_json, write_text
 
 OK = ("completed", "early_stopped")
 STYLE = """body{font-family:system-ui,sans-serif;max-width:1150px;margin:2em auto;color:#222;padding:0 1em}

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from treino.errors import RunError
-from treino.run.folder import read_json
+from treino.files import read_json
 
 
 @dataclass

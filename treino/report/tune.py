@@ -10,8 +10,8 @@ from typing import Any
 
 import pandas as pd
 
+from treino.files import write_text
 from treino.report.compare import STYLE, _fmt, _img
-from treino.run.folder import write_text
 
 
 def trials_frame(study: Any) -> pd.DataFrame:

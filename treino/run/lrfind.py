@@ -16,10 +16,11 @@ import pandas as pd
 import torch
 
 from treino import config as C
+from treino import files
 from treino.batches.source import Source, as_source
 from treino.engine import checks
 from treino.engine.loop import resolve_device
-from treino.errors import ConfigError, RunError
+from treino.errors import ConfigError
 from treino.run import folder as rundir
 from treino.run.assemble import assemble
 
@@ -66,16 +67,7 @@ def lr_find(
         )
     cfg = C.load(config, overrides)
     folder = Path(out) if out else Path("runs") / f"{cfg.name}-lrfind-{datetime.now():%Y%m%d-%H%M%S}"
-    if folder.exists() and not folder.is_dir():
-        raise RunError(f"--out {folder}: is a file; give a folder for the sweep")
-    if (folder / "metrics.json").exists() or (folder / "checkpoints").exists():
-        raise RunError(
-            f"--out {folder}: holds a training run (its config.yaml would be replaced); give a new folder"
-        )
-    if (folder / "config.yaml").exists() and not (folder / "lr_find.csv").exists():
-        raise RunError(  # the user's own config: `treino lr-find config.yaml --out .`
-            f"--out {folder}: holds a config.yaml that is not from a sweep (it would be replaced); give a new folder"
-        )
+    rundir.check_out(folder, "sweep")  # no training run or user's config.yaml to replace
 
     parts = assemble(cfg)  # the model `treino train` would train: weights, input range, augmentation
     device = resolve_device(cfg.train.device)
@@ -157,4 +149,4 @@ def _write(folder: Path, cfg: C.Config, sweep: pd.DataFrame, suggested: float, b
     curves.lr_sweep(sweep, suggested, best_lr, folder / "lr_find.png")
     tuned = cfg.model_copy(deep=True)
     tuned.optimizer.lr = suggested
-    rundir.write_text(folder / "config.yaml", tuned.to_yaml())
+    files.write_text(folder / "config.yaml", tuned.to_yaml())

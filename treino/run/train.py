@@ -14,6 +14,7 @@ import pyarrow.parquet  # noqa: F401  (before torch: torch first can crash parqu
 from torch import nn
 
 from treino import config as C
+from treino import files
 from treino.engine import metrics as M
 from treino.engine import parallel as distributed
 from treino.engine.callbacks import Callback, EarlyStopping, ProgressBar
@@ -22,8 +23,10 @@ from treino.engine.checkpoint import load as load_checkpoint
 from treino.engine.loop import evaluate, fit, resolve_device
 from treino.report import diagnosis
 from treino.run import folder as rundir
-from treino.run import guard, loggers, predictions
+from treino.run import loggers, predictions
 from treino.run.assemble import assemble
+from treino.run.resume import check_resume_args, resume_point
+from treino.run.signals import Interrupted, SignalGuard
 
 EXIT_CODES = {"completed": 0, "early_stopped": 0, "interrupted": 130, "diverged": 3}
 
@@ -71,29 +74,29 @@ def train(
         >>> run.metrics["test"]["accuracy"]
     """
     started = time.perf_counter()
-    guard.check_resume_args(config, out, resume)
+    check_resume_args(config, out, resume)
     resume = distributed.resume_after_restart(out, resume)  # torchrun restarted a dead worker
     cfg = C.load(config, overrides) if resume is None else None
     run_dir = Path(resume or out or rundir.default_dir(cfg.name))  # type: ignore[union-attr]
-    with guard.SignalGuard() as signals:
+    with SignalGuard() as signals:
         if not distributed.is_main():  # under torchrun: rank 0 alone owns the folder and prints
             cfg = cfg or C.load(run_dir / "config.yaml", overrides)
             return _train(cfg, run_dir, None, signals, started, True, callbacks)
         # the lock first: a second trainer on this folder is refused before it reads or writes
-        lock, folder = guard.open_folder(run_dir, resume=resume is not None)
+        lock, folder = rundir.open_folder(run_dir, resume=resume is not None)
         last = run_dir / "checkpoints" / "last.pt"
         kept = (run_dir / "config.yaml").read_text(encoding="utf-8") if resume is not None else None
         stamp = last.stat().st_mtime_ns if last.exists() else None
         try:
             ckpt = None
             if resume is not None:
-                cfg, ckpt = guard.resume_point(run_dir, overrides)
+                cfg, ckpt = resume_point(run_dir, overrides)
             return _train(cfg, run_dir, ckpt, signals, started, quiet, callbacks)
         except BaseException:
             if folder is not None:  # a new run that failed before its first checkpoint: no trace
                 folder.discard()
             elif kept is not None and (last.stat().st_mtime_ns if last.exists() else None) == stamp:
-                rundir.write_text(run_dir / "config.yaml", kept)  # a failed resume leaves the run as it was
+                files.write_text(run_dir / "config.yaml", kept)  # a failed resume leaves the run as it was
             raise
         finally:
             lock.release()
@@ -103,7 +106,7 @@ def _train(
     cfg: C.Config,
     run_dir: Path,
     ckpt: dict[str, Any] | None,
-    signals: guard.SignalGuard,
+    signals: SignalGuard,
     started: float,
     quiet: bool,
     callbacks: Sequence[Callback],
@@ -115,7 +118,7 @@ def _train(
         say("note: the config's tune section is used by treino tune only; ignored here", quiet)
     main = distributed.is_main()
     if main:
-        rundir.write_text(run_dir / "config.yaml", cfg.to_yaml())
+        files.write_text(run_dir / "config.yaml", cfg.to_yaml())
     group = distributed.setup(cfg.train.device)  # joins torchrun's processes; None when alone
     ckpt = distributed.broadcast(ckpt, group)  # rank 0 read it: every rank resumes the same
 
@@ -124,7 +127,7 @@ def _train(
     # extra callbacks (e.g. tune's pruner) run after early stopping has seen the epoch
     callbacks = _callbacks(cfg, run_dir, parts.patience, task, data.val is not None, quiet) + list(callbacks)
     # the checkpoint last: it saves the state the others leave at the end of each epoch
-    callbacks += [signals.callback(), guard.MarkUnfinished(run_dir), Checkpoint(run_dir / "checkpoints")]
+    callbacks += [signals.callback(), rundir.MarkUnfinished(run_dir), Checkpoint(run_dir / "checkpoints")]
     if not main:
         callbacks.pop()  # rank 0 alone writes checkpoints
     kind = models.resolve_kind(cfg.model, info)
@@ -183,7 +186,7 @@ def _train(
     if usable:
         rundir.save_bundle(run_dir / "model", model, cfg.to_dict(), info.to_dict(), data.preprocessing)
         predictions.write(run_dir, model, data, task, device)  # for the report's test-set plots
-    rundir.write_json(run_dir / "metrics.json", metrics)
+    files.write_json(run_dir / "metrics.json", metrics)
     if cfg.log.plots:
         from treino import report
 
@@ -207,13 +210,13 @@ def overhead_line(timing: dict[str, Any]) -> str | None:
     )
 
 
-def _settle(history: Any, model: nn.Module, cfg: C.Config, run_dir: Path, signals: guard.SignalGuard) -> str:
+def _settle(history: Any, model: nn.Module, cfg: C.Config, run_dir: Path, signals: SignalGuard) -> str:
     """The run's status after fit(); a stopped run keeps the model of its last complete epoch."""
     status = history.status
     if signals.received is not None and status not in ("completed", "diverged") and not history.stop_reason:
         status = "interrupted"
         if not history.epochs:
-            raise guard.Interrupted(
+            raise Interrupted(
                 signals.received,
                 f"interrupted by {signals.name} before the first epoch ended; nothing was saved",
             )

@@ -12,10 +12,10 @@ import numpy as np
 import pandas as pd
 import torch
 
+from treino import files
 from treino.engine import losses as L
 from treino.engine import metrics as M
 from treino.errors import DataError
-from treino.run import folder as rundir
 from treino.serve.predict import Predictor, load
 from treino.tasks import predict_labels, prepare_targets
 
@@ -65,7 +65,7 @@ def evaluate(
     folder = predictor.dir
     run_folder = folder.parent if folder.name == "model" else folder
     result.path = run_folder / name
-    rundir.write_json(result.path, result.to_dict())
+    files.write_json(result.path, result.to_dict())
     return result
 
 
@@ -75,7 +75,7 @@ def _test_split(p: Predictor) -> tuple[torch.Tensor, torch.Tensor]:
 
     cfg = p.config
     data = D.load(cfg.data, torch.Generator().manual_seed(cfg.seed), cfg.seed)
-    refit = json.loads(json.dumps(data.preprocessing, default=rundir._jsonable))
+    refit = json.loads(json.dumps(data.preprocessing, default=files.jsonable))
     if refit != p.preprocessing:
         raise DataError(
             f"{cfg.data.source}: the data changed since the model was trained (its preprocessing no "

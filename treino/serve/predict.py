@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from treino import config as C
+from treino import files
 from treino.data.core import DataInfo
 from treino.errors import ConfigError, DataError, RunError
 from treino.run import folder as rundir
@@ -210,15 +211,15 @@ def load(
     target = _device(device)
     folder = find_bundle(run_dir)
     meta = rundir.load_meta(folder)
-    cfg = C.validate(rundir.read_json(folder / "config.json"), where=str(folder / "config.json"))
+    cfg = C.validate(files.read_json(folder / "config.json"), where=str(folder / "config.json"))
     try:
-        info = DataInfo.from_dict(rundir.read_json(folder / "data.json"))
+        info = DataInfo.from_dict(files.read_json(folder / "data.json"))
     except (TypeError, KeyError) as exc:
         raise RunError(
             f"{folder / 'data.json'}: does not describe the data ({exc}); the bundle is damaged "
             f"or from another treino version (treino {meta.get('treino')}): train anew"
         ) from None
-    prep = rundir.read_json(folder / "preprocessing.json")
+    prep = files.read_json(folder / "preprocessing.json")
     kind = models.resolve_kind(cfg.model, info)
     if ":" in kind and not trust_code:
         raise RunError(
