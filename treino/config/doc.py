@@ -1,6 +1,8 @@
 """The configuration reference (docs/config.md), generated from the schema so it never drifts.
 
-Run `python -m treino.config.doc > docs/config.md` after changing treino/schema.py.
+The names a key accepts (losses, optimizers, models, ...) live in registries above the config,
+so the caller passes them in: run `python -m treino.run.names > docs/config.md` after changing
+treino/config/schema.py or a registry.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ def _default(field: Any) -> str:
     return json.dumps(value) if not isinstance(value, str) else value
 
 
-def _rows(model: type[BaseModel], prefix: str) -> list[str]:
+def _rows(model: type[BaseModel], prefix: str, names: dict[str, list[str]]) -> list[str]:
     rows: list[str] = []
     for name, field in model.model_fields.items():
         key = f"{prefix}{name}"
@@ -42,28 +44,34 @@ def _rows(model: type[BaseModel], prefix: str) -> list[str]:
             desc = (field.description or "").replace("|", "\\|")
             if desc:
                 rows.append(f"| `{key}` | section | {_default(field)} | {desc} |")
-            rows += _rows(section, f"{key}.")
+            rows += _rows(section, f"{key}.", names)
             continue
         desc = (field.description or "").replace("|", "\\|")
-        typ = _type_name(field.annotation).replace("|", "\\|")
+        typ = " | ".join(names[key]) if key in names else _type_name(field.annotation)
+        typ = typ.replace("|", "\\|")
         rows.append(f"| `{key}` | `{typ}` | `{_default(field)}` | {desc} |")
     return rows
 
 
-def render() -> str:
-    """The whole reference page as Markdown."""
+def render(names: dict[str, list[str]] | None = None) -> str:
+    """The whole reference page as Markdown.
+
+    Args:
+        names: the names each registry-backed key accepts, by dotted key (`loss.name`: auto,
+            mse, ...), shown as its type; see treino.run.names.available().
+
+    Example:
+        >>> render({"optimizer.name": ["sgd", "adam"]})
+    """
     head = [
         "# Configuration reference",
         "",
-        "Generated from `treino/schema.py` by `python -m treino.config.doc > docs/config.md`.",
+        "Generated from `treino/config/schema.py` and the registries by "
+        "`python -m treino.run.names > docs/config.md`.",
         "Every key can be set in the YAML config or with `--set key=value` (values parsed as YAML).",
         "`treino train --print-config` prints the resolved config of a command line.",
         "",
         "| key | type | default | meaning |",
         "| --- | --- | --- | --- |",
     ]
-    return "\n".join(head + _rows(Config, "")) + "\n"
-
-
-if __name__ == "__main__":
-    print(render(), end="")
+    return "\n".join(head + _rows(Config, "", names or {})) + "\n"
