@@ -134,3 +134,12 @@ def test_memory_budget_takes_sizes_and_bytes():
     assert memory_budget(C.load(None, ["data.memory_budget=512MiB"]).data) == 512 * 2**20
     assert memory_budget(C.load(None, ["data.memory_budget=1500000"]).data) == 1_500_000  # YAML int: bytes
     assert memory_budget(C.load(None, []).data) > 0  # auto: a quarter of this machine's memory
+
+
+def test_registry_names_load_as_text_and_are_checked_by_the_run():
+    # model.kind/activation/init are checked against their registries by treino.run.names
+    cfg = C.load(None, ["model.activation=swish", "model.init=orthogonal"])
+    assert (cfg.model.activation, cfg.model.init) == ("swish", "orthogonal")
+    with pytest.raises(ConfigError) as caught:
+        C.load(None, ["model.activation=1"])
+    assert str(caught.value) == "config: model.activation: input should be a valid string (got 1)"
