@@ -119,3 +119,17 @@ def test_adding_a_model_is_one_registration(monkeypatch):
     check_names(cfg)
     info = DataInfo(task="regression", kind="table", input_shape=(3,), targets=["y"])
     assert isinstance(models.build(cfg.model, info), nn.Linear)
+
+
+@pytest.mark.parametrize(
+    "args", [["compare", "--vary", "optimizer.name=adam,adamm"], ["tune", "--trials", "1"]]
+)
+def test_compare_and_tune_check_every_name_before_the_first_run(cli, tmp_path, args):
+    """compare trained the good variants first and failed on a wrong name only when its turn came."""
+    cfg = tmp_path / "cfg.yaml"
+    tune = "tune: {optimizer.name: {choice: [adam, adamm]}}\n" if args[0] == "tune" else ""
+    cfg.write_text(f"data: {{source: {tmp_path / 'missing.csv'}}}\n{tune}", encoding="utf-8")
+    result = cli([args[0], cfg, *args[1:], "--out", tmp_path / "out"])
+    assert result.exit_code == 2, result.output
+    assert "unknown optimizer 'adamm' (did you mean 'adam'?)" in result.output
+    assert not (tmp_path / "out").exists()

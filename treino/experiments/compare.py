@@ -19,6 +19,7 @@ import yaml
 
 from treino import config as C
 from treino.errors import ConfigError, TreinoError
+from treino.run.names import check_names
 
 Source = str | Path | dict[str, Any] | C.Config | None
 
@@ -121,7 +122,7 @@ def check(config: Source, variants: list[Variant], overrides: list[str] | dict[s
     where = str(config) if isinstance(config, str | Path) else "config"
     for i, variant in enumerate(variants, 1):
         try:
-            C.load(base, variant.settings)
+            check_names(C.load(base, variant.settings))  # every name of every variant, before any run
         except ConfigError as exc:
             msg = str(exc).removeprefix(f"{where}: ").removeprefix("config: ")
             if msg.startswith("unknown key"):

@@ -21,6 +21,7 @@ from treino.engine import metrics as M
 from treino.engine.callbacks import Callback
 from treino.errors import ConfigError, RunError, TreinoError
 from treino.registry import did_you_mean
+from treino.run.names import check_names
 
 DISTRIBUTIONS = ("choice", "int_uniform", "log_uniform", "uniform")
 STUDY = "treino"
@@ -84,7 +85,7 @@ def space(cfg: C.Config, where: str = "config") -> list[Param]:
             values = [int(a) for a in args] if kind == "int_uniform" else args
         for value in values:  # every choice and both bounds must make a valid config
             try:
-                C.load(cfg, {key: value})
+                check_names(C.load(cfg, {key: value}))
             except ConfigError as exc:
                 msg = str(exc).removeprefix("config: ")
                 raise ConfigError(f"{at}: {msg}") from None
@@ -216,7 +217,7 @@ def baseline(cfg: C.Config, params: list[Param]) -> dict[str, Any] | None:
         for part in p.key.split("."):
             node = node.get(part) if isinstance(node, dict) else None
         if p.key == "optimizer.lr" and node is None:
-            node = learning_rate(cfg.optimizer)
+            node = learning_rate(cfg.optimizer.name, cfg.optimizer.lr)
         if p.kind == "choice":
             if node not in p.args:
                 return None
@@ -271,6 +272,7 @@ def tune(
     import optuna
 
     cfg = C.load(config, overrides)
+    check_names(cfg)
     where = str(config) if isinstance(config, str | Path) else "config"
     space(cfg, where)
     if trials < 1 or jobs < 1:

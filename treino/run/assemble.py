@@ -15,8 +15,10 @@ from torch import nn
 
 from treino import config as C
 from treino.engine import losses as L
-from treino.engine.optimizers import Schedule, build_optimizer, build_schedule
+from treino.engine import optimizers, schedules
+from treino.engine.schedules import Schedule
 from treino.errors import ConfigError
+from treino.run.names import check_names
 from treino.tasks import TaskName
 
 Say = Callable[[str], None]
@@ -54,13 +56,14 @@ def assemble(cfg: C.Config, ckpt: dict[str, Any] | None = None, say: Say | None 
         >>> parts = assemble(config.load(None, ["data.source=iris"]))
         >>> parts.model, parts.optimizer, parts.batch
     """
-    from treino import data as D
     from treino import models
+    from treino.data.load import load as load_data
 
+    check_names(cfg)  # a wrong name fails here, before any data is read
     say = say or (lambda message: None)
     torch.manual_seed(cfg.seed)
     generator = torch.Generator().manual_seed(cfg.seed)
-    data = D.load(cfg.data, generator, cfg.seed)
+    data = load_data(cfg.data, generator, cfg.seed)
     info = data.info
     if cfg.loss.name == "cross_entropy" and info.task == "binary":
         info.task = "multiclass"  # two logits, as asked for by the loss
@@ -80,17 +83,26 @@ def assemble(cfg: C.Config, ckpt: dict[str, Any] | None = None, say: Say | None 
     if data.train.x is not None:
         models.fit_input_range(model, data.train.x)  # model.clip_inputs: the train split's range
     counts = info.class_counts.get("train") if task != "regression" else None
-    loss_fn = L.build(cfg.loss, task, counts)
-    if target_scale is not None:
-        loss_fn = L.ScaledLoss(loss_fn, target_scale["mean"], target_scale["std"])
-    optimizer = build_optimizer(model, cfg.optimizer)
-    schedule = build_schedule(optimizer, cfg.schedule, epochs, steps)
+    loss_fn = build_loss(cfg.loss, task, counts, target_scale)
+    optimizer = optimizers.build(cfg.optimizer.name, model, **cfg.optimizer.model_dump(exclude={"name"}))
+    schedule = schedules.build(cfg.schedule.name, optimizer, epochs, steps, **cfg.schedule.model_dump(exclude={"name"}))
     train = data.train.source(batch, generator, task)  # (x, y), augmenting images, lazy rows
     val = data.val.ordered(torch.device("cpu"), task) if data.val is not None else None  # fit moves it
     return Assembled(
         data, task, generator, batch, steps, epochs, patience, example,
         model, loss_fn, optimizer, schedule, train, val,
     )  # fmt: skip
+
+
+def build_loss(
+    cfg: C.LossConfig, task: TaskName, counts: list[int] | None, target_scale: dict[str, Any] | None = None
+) -> nn.Module:
+    """The loss section's loss for the task; on standardized targets when the model outputs the
+    target's own units (`target_scale`: the fitted mean and std)."""
+    loss_fn = L.build(cfg.name, task, counts, **cfg.model_dump(exclude={"name"}))
+    if target_scale is not None:
+        loss_fn = L.ScaledLoss(loss_fn, target_scale["mean"], target_scale["std"])
+    return loss_fn
 
 
 def batch_size(cfg: C.Config, n_train: int, info: Any, say: Say) -> int:
