@@ -77,7 +77,7 @@ def treino_fit(x: torch.Tensor, y: torch.Tensor) -> tuple[float, int]:
 
 def load_seconds(source: Path, **kw) -> tuple[float, object]:
     from treino.config import DataConfig
-    from treino.data import load
+    from treino.data.load import load
 
     start = time.perf_counter()
     data = load(DataConfig(source=str(source), **kw), torch.Generator().manual_seed(0), 0)

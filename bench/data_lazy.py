@@ -74,7 +74,7 @@ def treino_epochs(source: object) -> tuple[list[float], int]:
 
 def load(folder: Path, **kw: object) -> tuple[float, object]:
     from treino.config import DataConfig
-    from treino.data import load as load_data
+    from treino.data.load import load as load_data
 
     start = time.perf_counter()
     data = load_data(DataConfig(source=str(folder), **kw), torch.Generator().manual_seed(0), 0)  # type: ignore[arg-type]

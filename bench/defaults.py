@@ -53,9 +53,9 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from threadpoolctl import threadpool_limits
 
 import treino
-from treino import data as D
 from treino.config import DataConfig
 from treino.data import build as B
+from treino.data.load import load as load_data
 
 OUT = Path(os.environ.get("BENCH_OUT", Path(__file__).with_name("defaults.md")))
 BEFORE = Path(__file__).with_name("defaults-before.json")  # a results.json of the old defaults
@@ -169,7 +169,7 @@ def treino_split(path: Path, target: str, seed: int) -> tuple[np.ndarray, np.nda
 
     B.assign_splits = spy
     try:
-        data = D.load(DataConfig(source=str(path), target=target), torch.Generator().manual_seed(seed), seed)
+        data = load_data(DataConfig(source=str(path), target=target), torch.Generator().manual_seed(seed), seed)
     finally:
         B.assign_splits = original
     tr, va, te = seen[0]

@@ -50,12 +50,12 @@ def fit_epochs(repeats: int, batch: int, epochs: int) -> None:
     import torch
 
     import treino
-    from treino import data as D
     from treino import models
     from treino.batches.sparse import dense_rows
     from treino.config import DataConfig, ModelConfig
+    from treino.data.load import load as load_data
 
-    d = D.load(DataConfig(source="rotten-tomatoes"), torch.Generator().manual_seed(0))
+    d = load_data(DataConfig(source="rotten-tomatoes"), torch.Generator().manual_seed(0))
     layouts = {
         "dense": (dense_rows(d.train.x, slice(None)), dense_rows(d.val.x, slice(None))),
         "sparse": (d.train.x, d.val.x),
@@ -91,14 +91,14 @@ def sparse_mm(repeats: int, batch: int) -> None:
     import numpy as np
     import torch
 
-    from treino import data as D
     from treino import models
     from treino.batches import sparse
     from treino.batches.source import InMemory
     from treino.config import DataConfig, ModelConfig
+    from treino.data.load import load as load_data
 
     torch.set_num_threads(1)
-    d = D.load(DataConfig(source="rotten-tomatoes"), torch.Generator().manual_seed(0))
+    d = load_data(DataConfig(source="rotten-tomatoes"), torch.Generator().manual_seed(0))
     x, y = d.train.x, d.train.y.reshape(-1, 1)
     dense = sparse.dense_rows(x, slice(None))
 

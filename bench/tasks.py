@@ -71,11 +71,11 @@ def _split(x: torch.Tensor, y: torch.Tensor, n_test: int) -> tuple[torch.Tensor,
 
 def _treino_data(source: str) -> tuple[torch.Tensor, ...]:
     """A built-in dataset through treino's data layer (split + preprocessing), train and test."""
-    from treino import data as D
     from treino.batches.sparse import dense_rows
     from treino.config import DataConfig
+    from treino.data.load import load as load_data
 
-    d = D.load(DataConfig(source=source), torch.Generator().manual_seed(0), 0)
+    d = load_data(DataConfig(source=source), torch.Generator().manual_seed(0), 0)
     # dense for every runner (the libraries compared take dense tensors): TF-IDF is held sparse
     # by treino's data layer; bench/sparse.py measures that path
     x, xt = (dense_rows(s.x, slice(None)) for s in (d.train, d.test))

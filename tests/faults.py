@@ -64,15 +64,15 @@ def main() -> None:
 
         treino.run.train.fit = fit_with_fault
     elif point == "data":
-        import treino.data
+        import treino.data.load
 
-        load = treino.data.load
+        load = treino.data.load.load
 
         def load_and_die(*a: Any, **k: Any) -> Any:
             die()
             return load(*a, **k)
 
-        treino.data.load = load_and_die
+        treino.data.load.load = load_and_die
     elif point in ("checkpoint", "checkpoint-write"):
         save = checkpoint.atomic_save
 

@@ -11,8 +11,8 @@ import pytest
 import torch
 
 from treino.config import DataConfig
-from treino.data import load
 from treino.data.builtin import DATASETS, FASHION_MNIST
+from treino.data.load import load
 
 BIG = {"mnist5k": 300, "fashion-mnist": 300, "rotten-tomatoes": 300}  # rows kept in the tests
 

@@ -108,7 +108,7 @@ def test_bad_input_is_one_line_with_the_fix(cli, tmp_path, monkeypatch, name, ar
 
 def test_skip_bad_counts_the_unreadable_images(tmp_path):
     from treino.config import DataConfig
-    from treino.data import load
+    from treino.data.load import load
 
     for i in range(4):
         _png(tmp_path / "imgs" / "a" / f"{i}.png")

@@ -15,8 +15,8 @@ from PIL import Image
 
 from treino.batches.augment import Augmented, augment
 from treino.config import DataConfig
-from treino.data import load
 from treino.data.idx import read_idx
+from treino.data.load import load
 
 
 def _load(source, **kw):

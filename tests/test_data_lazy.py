@@ -16,8 +16,8 @@ from safetensors.torch import load_file
 
 from treino.batches.source import InMemory, Loader
 from treino.config import DataConfig
-from treino.data import load
 from treino.data.lazy_images import ImageRows, UnreadableImage
+from treino.data.load import load
 from treino.engine.callbacks import Callback
 
 LAZY = ["--set", "data.memory_budget=1KB"]  # 40 images of 8x8 take 10 KB decoded

@@ -16,7 +16,7 @@ import treino
 from treino.batches import sparse
 from treino.batches.source import InMemory
 from treino.config import DataConfig
-from treino.data import load
+from treino.data.load import load
 from treino.data.text import keep_sparse
 from treino.engine.parallel import Shard
 from treino.errors import DataError

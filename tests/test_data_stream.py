@@ -18,7 +18,7 @@ import pytest
 import torch
 
 from treino.config import DataConfig
-from treino.data import load
+from treino.data.load import load
 
 HERE = Path(__file__).parent
 ROWS, GROUP = 2000, 250  # 8 row groups
@@ -79,7 +79,7 @@ def test_streamed_preprocessing_equals_read_whole_on_the_same_rows(parquet: Path
     assert streamed.info.features == whole.info.features
     # the streamed inputs are the saved preprocessing applied to the file's rows, in file order
     x = torch.cat([x for x, _ in streamed.train.ordered(torch.device("cpu"), "binary").ordered()])
-    from treino.data import transform_frame
+    from treino.data.preprocess import transform_frame
 
     expected = transform_frame(streamed.preprocessing, _table())
     assert torch.allclose(x, torch.from_numpy(expected))

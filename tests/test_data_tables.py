@@ -11,8 +11,8 @@ import pytest
 import torch
 
 from treino.config import DataConfig
-from treino.data import load, transform_frame
-from treino.data.preprocess import TablePreprocessor
+from treino.data.load import load
+from treino.data.preprocess import TablePreprocessor, transform_frame
 from treino.data.tables import column_role, infer_task
 
 

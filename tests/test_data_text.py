@@ -13,7 +13,8 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from text_data import reviews
 
 from treino.config import DataConfig
-from treino.data import load, transform_frame
+from treino.data.load import load
+from treino.data.preprocess import transform_frame
 from treino.data.text import PAD, UNKNOWN, TextEncoder
 
 

@@ -10,7 +10,7 @@ from torch import nn
 
 from treino import models
 from treino.config import LossConfig, ModelConfig
-from treino.data.core import DataInfo
+from treino.data.info import DataInfo
 from treino.engine import losses as L
 from treino.errors import ConfigError
 from treino.models.cnn import CNN

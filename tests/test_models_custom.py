@@ -12,7 +12,7 @@ from torch import nn
 
 from treino import models
 from treino.config import ModelConfig
-from treino.data.core import DataInfo
+from treino.data.info import DataInfo
 from treino.errors import ModelError
 
 NETS = '''

@@ -395,7 +395,7 @@ def test_a_streamed_parquet_reads_percents_as_the_whole_table_does(tmp_path):
     import torch
 
     from treino.config import DataConfig
-    from treino.data import load
+    from treino.data.load import load
 
     x = np.random.default_rng(0).normal(size=2000)
     frame = pd.DataFrame({"rate": [f"{v * 10 + 50:.1f}%" for v in x], "label": np.where(x > 0, "yes", "no")})

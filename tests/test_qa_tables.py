@@ -128,7 +128,7 @@ def test_a_table_too_small_to_split_is_refused(tmp_path):
     import torch
 
     from treino import config as C
-    from treino.data import load
+    from treino.data.load import load
     from treino.errors import DataError
 
     path = tmp_path / "three.csv"

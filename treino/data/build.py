@@ -13,10 +13,19 @@ from treino.batches.sparse import from_scipy
 from treino.config import DataConfig
 from treino.data import lazy_images as lazy
 from treino.data.builtin import Images, Table
-from treino.data.core import Data, DataInfo, Split, assign_splits, check_finite, memory_budget, workers
+from treino.data.core import Data, Split, check_finite, memory_budget, workers
+from treino.data.info import DataInfo
 from treino.data.lazy_images import LazyImages
 from treino.data.numbers import number_note
 from treino.data.preprocess import TablePreprocessor
+from treino.data.splits import (
+    SPLITS,
+    assign_splits,
+    check_split_sizes,
+    class_counts,
+    class_note,
+    stratify,
+)
 from treino.data.tables import (
     check_classes,
     check_target,
@@ -28,34 +37,8 @@ from treino.data.tables import (
 from treino.data.text import keep_sparse
 from treino.errors import DataError
 
-SPLITS = ("train", "val", "test")
 TEXT_TERMS = 5000  # TF-IDF terms (or token vocabulary) of a text dataset
 TABLE_TERMS_MIN, ROWS_PER_TERM = 20, 10  # TF-IDF terms of a text column inside a table
-
-
-def _stratify(cfg: DataConfig, task: str) -> bool:
-    return task != "regression" if cfg.split.stratify == "auto" else bool(cfg.split.stratify)
-
-
-def _counts(y: torch.Tensor, k: int) -> list[int]:
-    return torch.bincount(y.reshape(-1).long(), minlength=k).tolist()
-
-
-def _check_split_sizes(cfg: DataConfig, n: int, parts: tuple[torch.Tensor, ...], where: str) -> None:
-    """A split drawn by treino that came out empty: the data is too small to judge a model.
-    (Splits fixed by the source, such as train/ and test/ folders, are the source's choice.)"""
-    asked = (True, cfg.split.val > 0, cfg.split.test > 0)
-    if any(want and len(rows) == 0 for want, rows in zip(asked, parts, strict=True)):
-        sizes = "/".join(str(len(rows)) for rows in parts)
-        raise DataError(
-            f"{where}: {n} rows are too few to split into train/validation/test (got {sizes}); "
-            f"add rows, or set data.split.val: 0 and data.split.test: 0 to train on every row"
-        )
-
-
-def _class_note(classes: list[str], counts: dict[str, list[int]]) -> str:
-    per = ", ".join(f"{c} {'/'.join(str(counts[s][i]) for s in SPLITS)}" for i, c in enumerate(classes[:12]))
-    return f"classes (train/val/test): {per}{' ...' if len(classes) > 12 else ''}"
 
 
 def image_data(raw: Images | LazyImages, cfg: DataConfig, g: torch.Generator, where: str) -> Data:
@@ -67,10 +50,10 @@ def image_data(raw: Images | LazyImages, cfg: DataConfig, g: torch.Generator, wh
         raise DataError(f"{where}: a single class ({raw.classes[0]!r}); a classifier needs at least two")
     task = "binary" if k == 2 else "multiclass"
     fixed = torch.from_numpy(np.array(raw.fixed, dtype=np.int64)) if raw.fixed is not None else None
-    labels = y if _stratify(cfg, task) else None
+    labels = y if stratify(cfg, task) else None
     tr, va, te = assign_splits(fixed, len(y), cfg.split.val, cfg.split.test, g, labels)
     if fixed is None:
-        _check_split_sizes(cfg, len(y), (tr, va, te), where)
+        check_split_sizes(cfg, len(y), (tr, va, te), where)
     notes = list(raw.notes or [])
     if isinstance(raw, LazyImages):
         n_workers = workers(cfg)
@@ -90,8 +73,8 @@ def image_data(raw: Images | LazyImages, cfg: DataConfig, g: torch.Generator, wh
         def norm(rows: torch.Tensor, augment: bool = False) -> Split:
             return Split((x[rows] - mean[:, None, None]) / std[:, None, None], y[rows].float(), augment)
 
-    counts = {s: _counts(y[r], k) for s, r in zip(SPLITS, (tr, va, te), strict=True)}
-    notes.append(_class_note(raw.classes, counts))
+    counts = {s: class_counts(y[r], k) for s, r in zip(SPLITS, (tr, va, te), strict=True)}
+    notes.append(class_note(raw.classes, counts))
     if cfg.image.augment:
         notes.append("augmentation: random flips and shifted crops on the train split")
     info = DataInfo(
@@ -120,7 +103,7 @@ def _encode_target(
     return labels.map(index).to_numpy(dtype=np.int64, copy=True), [str(v) for v in ordered]
 
 
-def _task(cfg: DataConfig, raw: Table, target: list[str], frame: pd.DataFrame) -> tuple[str, str | None]:
+def choose_task(cfg: DataConfig, raw: Table, target: list[str], frame: pd.DataFrame) -> tuple[str, str | None]:
     """The task, and a note when it was inferred from the target's values."""
     if cfg.task != "auto":
         return cfg.task, None
@@ -151,7 +134,7 @@ def table_data(raw: Table, cfg: DataConfig, g: torch.Generator, where: str) -> D
         notes.append(f"dropped {int(missing.sum())} rows with an empty target")
         frame = frame[~missing].reset_index(drop=True)
         fixed = fixed[~missing] if fixed is not None else None
-    task, why = _task(cfg, raw, target, frame)
+    task, why = choose_task(cfg, raw, target, frame)
     notes += [why] if why else []
     if len(target) > 1 and task != "regression":
         raise DataError(f"data.target: several targets {target} need data.task: regression")
@@ -180,11 +163,11 @@ def table_data(raw: Table, cfg: DataConfig, g: torch.Generator, where: str) -> D
             f"data.text.mode: tokens needs exactly one input column of free text, but {where} has "
             f"{len(texts)} text and {len(roles) - len(texts)} other input columns; use tfidf or data.features"
         )
-    labels = torch.from_numpy(y) if task != "regression" and _stratify(cfg, task) else None
+    labels = torch.from_numpy(y) if task != "regression" and stratify(cfg, task) else None
     fixed_t = torch.from_numpy(np.array(fixed, dtype=np.int64)) if fixed is not None else None
     tr, va, te = assign_splits(fixed_t, len(frame), cfg.split.val, cfg.split.test, g, labels)
     if fixed_t is None:
-        _check_split_sizes(cfg, len(frame), (tr, va, te), where)
+        check_split_sizes(cfg, len(frame), (tr, va, te), where)
     text = cfg.text.model_dump(exclude={"ngrams", "sparse"}) | {"ngrams": tuple(cfg.text.ngrams)}
     if cfg.text.max_features is None:
         # beside other inputs, a free-text column gets a vocabulary in proportion to the rows,
@@ -219,9 +202,9 @@ def table_data(raw: Table, cfg: DataConfig, g: torch.Generator, where: str) -> D
         return Split(torch.from_numpy(x), yt[rows].float())
 
     k = len(classes)
-    counts = {s: _counts(yt[r], k) for s, r in zip(SPLITS, (tr, va, te), strict=True)} if k else {}
+    counts = {s: class_counts(yt[r], k) for s, r in zip(SPLITS, (tr, va, te), strict=True)} if k else {}
     if k:
-        notes.append(_class_note(classes, counts))
+        notes.append(class_note(classes, counts))
     train = part(tr)
     assert train is not None
     info = DataInfo(

@@ -2,53 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 import torch
 
+from treino.data.info import DataInfo
 from treino.errors import DataError
-from treino.tasks import TaskName
-
-Kind = Literal["table", "image", "text"]
-
-
-@dataclass
-class DataInfo:
-    """What the model and the report need to know about the data."""
-
-    task: TaskName
-    kind: Kind
-    input_shape: tuple[int, ...]  # one sample, e.g. (20,) or (1, 8, 8)
-    classes: list[str] = field(default_factory=list)  # original labels, in index order
-    targets: list[str] = field(default_factory=list)  # target column name(s)
-    features: list[str] = field(default_factory=list)  # model input columns after encoding
-    roles: dict[str, str] = field(default_factory=dict)  # source column -> role
-    source: str = ""
-    sizes: dict[str, int] = field(default_factory=dict)  # rows per split
-    class_counts: dict[str, list[int]] = field(default_factory=dict)  # per split
-    notes: list[str] = field(default_factory=list)  # what was inferred, dropped, clamped
-    text_mode: str = ""  # kind text: "tfidf" (x float (N, F)) or "tokens" (x long (N, L), 0 = pad)
-    vocab_size: int = 0  # tokens: ids are 0..vocab_size-1 (0 = padding, 1 = unknown word)
-
-    @property
-    def n_outputs(self) -> int:
-        if self.task == "binary":
-            return 1
-        if self.task == "multiclass":
-            return len(self.classes)
-        return max(1, len(self.targets))
-
-    def to_dict(self) -> dict[str, Any]:
-        out = dict(self.__dict__)
-        out["input_shape"] = list(self.input_shape)
-        return out
-
-    @classmethod
-    def from_dict(cls, raw: dict[str, Any]) -> DataInfo:
-        raw = dict(raw)
-        raw["input_shape"] = tuple(raw["input_shape"])
-        return cls(**raw)
 
 
 class Rows(Protocol):
@@ -136,58 +96,6 @@ class Data:
     test: Split | None
     info: DataInfo
     preprocessing: dict[str, Any]  # JSON-able state of the fitted preprocessing
-
-
-def split_indices(
-    n: int,
-    val: float,
-    test: float,
-    generator: torch.Generator,
-    labels: torch.Tensor | None = None,
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Seeded train/val/test row indices; stratified by `labels` when given."""
-    groups = [torch.arange(n)] if labels is None else [
-        torch.nonzero(labels == c).reshape(-1) for c in torch.unique(labels)
-    ]  # fmt: skip
-    parts: list[list[torch.Tensor]] = [[], [], []]
-    for rows in groups:
-        rows = rows[torch.randperm(len(rows), generator=generator)]
-        n_test = round(len(rows) * test)
-        n_val = round(len(rows) * val)
-        if len(rows) - n_test - n_val < 1:  # keep at least one training row per group
-            n_val = max(0, len(rows) - n_test - 1)
-        parts[2].append(rows[:n_test])
-        parts[1].append(rows[n_test : n_test + n_val])
-        parts[0].append(rows[n_test + n_val :])
-    out = [torch.cat(p) if p else torch.empty(0, dtype=torch.long) for p in parts]
-    # interleave the groups: shuffle once more so classes are not in blocks
-    return tuple(p[torch.randperm(len(p), generator=generator)] for p in out)  # type: ignore[return-value]
-
-
-FREE, TRAIN, VAL, TEST = -1, 0, 1, 2  # codes of `fixed`: where a row must go (FREE: drawn by fractions)
-
-
-def assign_splits(
-    fixed: torch.Tensor | None,
-    n: int,
-    val: float,
-    test: float,
-    generator: torch.Generator,
-    labels: torch.Tensor | None = None,
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Train/val/test indices: rows fixed by the source (a split column, a separate file, IDX
-    t10k) keep their place; a split the source already provides is not drawn again."""
-    if fixed is None:
-        return split_indices(n, val, test, generator, labels)
-    free = torch.nonzero(fixed == FREE).reshape(-1)
-    val = 0.0 if bool((fixed == VAL).any()) else val
-    test = 0.0 if bool((fixed == TEST).any()) else test
-    sub = labels[free] if labels is not None else None
-    tr, va, te = (free[p] for p in split_indices(len(free), val, test, generator, sub))
-    parts = []
-    for code, drawn in ((TRAIN, tr), (VAL, va), (TEST, te)):
-        parts.append(torch.cat([torch.nonzero(fixed == code).reshape(-1), drawn]))
-    return parts[0], parts[1], parts[2]
 
 
 def check_finite(frame: Any, where: str) -> None:

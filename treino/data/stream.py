@@ -23,8 +23,9 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import torch
 
-from treino.data.core import TEST, TRAIN, VAL, memory_budget
+from treino.data.core import memory_budget
 from treino.data.preprocess import TablePreprocessor
+from treino.data.splits import SPLIT_NAMES, TEST, TRAIN, VAL
 from treino.data.tables import numeric_target
 from treino.errors import DataError
 
@@ -36,8 +37,6 @@ SHUFFLE_ROWS = 262_144  # training rows shuffled together (a few row groups), ca
 DROPPED = -1  # code of a row left out: its target is empty (data.drop_missing_target)
 PREFETCH = 2  # chunks the reader thread decodes ahead of the loop
 SPLIT_SALT = 0x5EED  # keeps the split draw apart from the seed's other uses
-SPLIT_NAMES = {"train": TRAIN, "training": TRAIN, "val": VAL, "valid": VAL, "validation": VAL,
-               "dev": VAL, "test": TEST, "testing": TEST}  # fmt: skip
 
 
 def decoded_size(path: Path) -> int:

@@ -18,10 +18,21 @@ import pyarrow.parquet as pq
 import torch
 
 from treino.config import DataConfig
-from treino.data.build import SPLITS, _check_split_sizes, _class_note, _counts, _stratify, _task
+from treino.data.build import choose_task
 from treino.data.builtin import Table
-from treino.data.core import TEST, TRAIN, VAL, Data, DataInfo, Split, memory_budget
-from treino.data.preprocess import MAX_CATEGORIES, TablePreprocessor, _matrix
+from treino.data.core import Data, Split, memory_budget
+from treino.data.info import DataInfo
+from treino.data.preprocess import MAX_CATEGORIES, TablePreprocessor, numeric_matrix
+from treino.data.splits import (
+    SPLITS,
+    TEST,
+    TRAIN,
+    VAL,
+    check_split_sizes,
+    class_counts,
+    class_note,
+    stratify,
+)
 from treino.data.stream import (
     DROPPED,
     READ_BUFFER,
@@ -66,7 +77,7 @@ def stream_data(table: StreamTable, cfg: DataConfig, where: str, seed: int) -> D
     target = table.target
     check_target(sample, target, where)
     kept = sample[codes != DROPPED]
-    task, why = _task(cfg, Table(kept, target), target, kept)
+    task, why = choose_task(cfg, Table(kept, target), target, kept)
     notes += [why] if why else []
     if len(target) > 1 and task != "regression":
         raise DataError(f"data.target: several targets {target} need data.task: regression")
@@ -83,13 +94,13 @@ def stream_data(table: StreamTable, cfg: DataConfig, where: str, seed: int) -> D
     index = {v: i for i, v in enumerate(values)} if task != "regression" else None
     ys, per_group, columns = _fit_pass(table, roles, prep.columns, index, cfg.scale, where)
     if table.split_column is None:
-        _check_split_sizes(cfg, n_rows, tuple(ys[c] for c in (TRAIN, VAL, TEST)), where)  # type: ignore[arg-type]
+        check_split_sizes(cfg, n_rows, tuple(ys[c] for c in (TRAIN, VAL, TEST)), where)  # type: ignore[arg-type]
     notes.append(f"streamed: task, roles, numeric fills (medians) and date parts from the first {len(sample)} "
                  f"rows; means, scales and categories from every train row")  # fmt: skip
     if table.split_column is None:
         strat = (
             " (not stratified by class when streamed)"
-            if task != "regression" and _stratify(cfg, task)
+            if task != "regression" and stratify(cfg, task)
             else ""
         )
         notes.append(f"split: each row drawn by itself from the seed{strat}; sizes near the fractions")
@@ -98,9 +109,9 @@ def stream_data(table: StreamTable, cfg: DataConfig, where: str, seed: int) -> D
         mean, std = ys[TRAIN].mean(0), ys[TRAIN].std(0, unbiased=False).clamp(min=1e-12)
         state["target"] = {"mean": mean.tolist(), "std": std.tolist()}
     k = len(classes)
-    counts = {s: _counts(ys[c], k) for s, c in zip(SPLITS, (TRAIN, VAL, TEST), strict=True)} if k else {}
+    counts = {s: class_counts(ys[c], k) for s, c in zip(SPLITS, (TRAIN, VAL, TEST), strict=True)} if k else {}
     if k:
-        notes.append(_class_note(classes, counts))
+        notes.append(class_note(classes, counts))
 
     def part(code: int) -> Split | None:
         y = ys[code]
@@ -242,7 +253,7 @@ def _fit_pass(
         train = frame[chunk.codes == TRAIN]
         if len(train) == 0:
             continue
-        values = _matrix(train, numeric, formats)  # (n, k)
+        values = numeric_matrix(train, numeric, formats)  # (n, k)
         moments.add(np.where(np.isnan(values), fill, values))
         for name, gap in train[list(roles)].isna().any().items():
             gaps[str(name)] |= bool(gap)

@@ -71,10 +71,10 @@ def evaluate(
 
 def _test_split(p: Predictor) -> tuple[torch.Tensor, torch.Tensor]:
     """The run's test split, re-read and re-split exactly as training did (same config, seed)."""
-    from treino import data as D
+    from treino.data.load import load as load_data
 
     cfg = p.config
-    data = D.load(cfg.data, torch.Generator().manual_seed(cfg.seed), cfg.seed)
+    data = load_data(cfg.data, torch.Generator().manual_seed(cfg.seed), cfg.seed)
     refit = json.loads(json.dumps(data.preprocessing, default=files.jsonable))
     if refit != p.preprocessing:
         raise DataError(
@@ -95,8 +95,8 @@ def _test_split(p: Predictor) -> tuple[torch.Tensor, torch.Tensor]:
 
 def _labeled(p: Predictor, source: str | Path) -> tuple[torch.Tensor, torch.Tensor]:
     """Outputs and encoded targets for a labeled file, image folder, .npz or built-in dataset."""
-    from treino import data as D
     from treino.data.builtin import DATASETS, Images
+    from treino.data.load import resolve
 
     data: Any = source
     labels: pd.DataFrame | None = None
@@ -104,7 +104,7 @@ def _labeled(p: Predictor, source: str | Path) -> tuple[torch.Tensor, torch.Tens
         # read as training reads them (the run's data.image settings apply to .npz arrays)
         cfg = p.config.data.model_copy(update={"source": str(source), "val": None, "test": None,
                                                "n_samples": None, "noise": None})  # fmt: skip
-        raw, _ = D.resolve(cfg, p.config.seed)
+        raw, _ = resolve(cfg, p.config.seed)
         if isinstance(raw, Images):
             data, labels = raw.x, pd.DataFrame({"label": np.asarray(raw.classes, dtype=object)[raw.y]})
         else:

@@ -16,7 +16,7 @@ from torch import nn
 
 from treino import config as C
 from treino import files
-from treino.data.core import DataInfo
+from treino.data.info import DataInfo
 from treino.errors import ConfigError, DataError, RunError
 from treino.run import folder as rundir
 from treino.serve.inputs import Chunk, image_chunks, npz_inputs, table_chunks
