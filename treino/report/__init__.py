@@ -12,8 +12,8 @@ from typing import Any
 from treino.files import write_text
 from treino.report import classification, curves, regression
 from treino.report.diagnosis import diagnose
-from treino.report.html import page
 from treino.report.record import Record, load
+from treino.report.run_page import render
 
 __all__ = ["Record", "draw", "load", "write"]
 
@@ -73,5 +73,5 @@ def write(run_dir: str | Path) -> Path:
     findings = findings_of(record)
     plots = draw(record, findings)
     out = record.dir / "report.html"
-    write_text(out, page(record, plots, findings))
+    write_text(out, render(record, plots, findings))
     return out

@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-import base64
-import html
 import json
 import math
 from pathlib import Path
@@ -15,12 +13,10 @@ import pandas as pd
 import yaml
 
 from treino.files import read_json, write_text
+from treino.report.draw import pyplot, save
+from treino.report.html import cell, document, esc, image
 
 OK = ("completed", "early_stopped")
-STYLE = """body{font-family:system-ui,sans-serif;max-width:1150px;margin:2em auto;color:#222;padding:0 1em}
-table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}
-td:first-child,th:first-child{text-align:left}img{max-width:100%}pre{background:#f6f6f6;padding:1em;overflow:auto}
-.lesson{background:#eef5ff;border-left:4px solid #36c;padding:.5em 1em}.bad{color:#b00}"""
 
 
 def _load_run(folder: Path, run: dict[str, Any]) -> dict[str, Any]:
@@ -55,6 +51,7 @@ def _load_run(folder: Path, run: dict[str, Any]) -> dict[str, Any]:
 
 
 def _main_metric(task: str) -> str:
+    """The metric the table and the bar chart show: accuracy, or rmse for a regression."""
     return "rmse" if task == "regression" else "accuracy"
 
 
@@ -94,20 +91,19 @@ def summarize(folder: str | Path) -> pd.DataFrame:
 
 
 def _throughput(metrics: dict[str, Any]) -> float:
+    """Training samples per second of one run."""
     seconds = metrics["timing"]["train_seconds"]
     return metrics["data"]["sizes"]["train"] * metrics["epochs_run"] / seconds if seconds else math.nan
 
 
 def _cell(value: Any) -> Any:
+    """A setting as summary.csv holds it: lists and mappings as JSON."""
     return json.dumps(value) if isinstance(value, list | dict) else value
 
 
 def _plot(folder: Path, manifest: dict[str, Any], runs: list[list[dict[str, Any]]], task: str) -> list[Path]:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    """plots/curves.png (loss on four axes) and plots/metrics.png (the metric per epoch, test bars)."""
+    plt = pyplot()
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     labels = [v["label"] for v in manifest["variants"]]
     plots = folder / "plots"
@@ -142,10 +138,7 @@ def _plot(folder: Path, manifest: dict[str, Any], runs: list[list[dict[str, Any]
         ax.grid(alpha=0.3)
     if axes[0, 0].get_legend_handles_labels()[0]:
         axes[0, 0].legend(fontsize=8)
-    fig.tight_layout()
-    curves = plots / "curves.png"
-    fig.savefig(curves, dpi=80)
-    plt.close(fig)
+    curves = save(fig, plots / "curves.png", grid=False)
 
     metric = _main_metric(task)
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.2))
@@ -186,11 +179,7 @@ def _plot(folder: Path, manifest: dict[str, Any], runs: list[list[dict[str, Any]
         ax.set_xlim(max(0.0, min(finite) - 0.05), 1.0)
     ax.set(title=f"test {metric} (mean ± std over seeds)", xlabel=metric)
     ax.grid(alpha=0.3, axis="x")
-    fig.tight_layout()
-    bars = plots / "metrics.png"
-    fig.savefig(bars, dpi=80)
-    plt.close(fig)
-    return [curves, bars]
+    return [curves, save(fig, plots / "metrics.png", grid=False)]
 
 
 def _scale_y(ax: Any) -> None:
@@ -211,28 +200,18 @@ def _scale_y(ax: Any) -> None:
         ax.set_ylim(low - pad, high + pad)
 
 
-def _img(path: Path) -> str:
-    data = base64.b64encode(path.read_bytes()).decode()
-    return f'<img alt="{html.escape(path.stem)}" src="data:image/png;base64,{data}">'
-
-
-def _fmt(value: Any) -> str:
-    if isinstance(value, float):
-        return "" if math.isnan(value) else f"{value:.4g}"
-    return html.escape(str(value))
-
-
 def _table(summary: pd.DataFrame, task: str) -> str:
+    """The summary table of the page: one row per variant, red when a run did not complete."""
     metric = _main_metric(task)
     cols = ["variant", "status", f"val_{metric}_mean", f"val_{metric}_std", "val_loss_mean",
             f"test_{metric}_mean", f"test_{metric}_std", "epochs", "wall_seconds",
             "seconds_per_epoch", "samples_per_second"]  # fmt: skip
     cols = [c for c in cols if c in summary]
-    head = "".join(f"<th>{html.escape(c.replace('_', ' '))}</th>" for c in cols)
+    head = "".join(f"<th>{esc(c.replace('_', ' '))}</th>" for c in cols)
     body = ""
     for _, row in summary.iterrows():
         bad = " class='bad'" if row["completed"] < row["runs"] else ""
-        body += f"<tr{bad}>" + "".join(f"<td>{_fmt(row[c])}</td>" for c in cols) + "</tr>"
+        body += f"<tr{bad}>" + "".join(f"<td>{cell(row[c])}</td>" for c in cols) + "</tr>"
     return f"<table id='summary'><tr>{head}</tr>{body}</table>"
 
 
@@ -248,39 +227,37 @@ def write(folder: str | Path) -> Path:
     lesson = manifest.get("lesson")
     intro = ""
     if lesson:
-        paragraphs = "".join(f"<p>{html.escape(p)}</p>" for p in lesson["look_for"].split("\n\n"))
-        intro = (f"<div class='lesson'><h2>Lesson: {html.escape(lesson['title'])}</h2>"
+        paragraphs = "".join(f"<p>{esc(p)}</p>" for p in lesson["look_for"].split("\n\n"))
+        intro = (f"<div class='lesson'><h2>Lesson: {esc(lesson['title'])}</h2>"
                  f"<h3>What to look for</h3>{paragraphs}</div>")  # fmt: skip
     problems = [
-        f"<li><b>{html.escape(v['label'])}</b> seed {r['seed']}: {html.escape(r['status'])}"
-        f"{': ' + html.escape(r['error']) if r.get('error') else ''}</li>"
+        f"<li><b>{esc(v['label'])}</b> seed {r['seed']}: {esc(r['status'])}"
+        f"{': ' + esc(r['error']) if r.get('error') else ''}</li>"
         for v in manifest["variants"]
         for r in v["runs"]
         if r["status"] not in OK
     ]
     failed = f"<h2 class='bad'>Failed runs</h2><ul id='failed'>{''.join(problems)}</ul>" if problems else ""
     links = "".join(
-        f"<li><a href='{html.escape(r['dir'])}/report.html'>{html.escape(r['dir'])}</a> ({r['status']})</li>"
+        f"<li><a href='{esc(r['dir'])}/report.html'>{esc(r['dir'])}</a> ({r['status']})</li>"
         for v in manifest["variants"]
         for r in v["runs"]
         if (folder / r["dir"] / "report.html").exists()
     )
     title = f"treino compare: {lesson['title'] if lesson else manifest['name']}"
     if lesson:
-        intro += f"<p>Run it yourself: <code>treino compare --lesson {html.escape(lesson['name'])}</code></p>"
-    body = f"""<h1>{html.escape(title)}</h1>{intro}
+        intro += f"<p>Run it yourself: <code>treino compare --lesson {esc(lesson['name'])}</code></p>"
+    body = f"""<h1>{esc(title)}</h1>{intro}
 <p>{len(manifest["variants"])} variants × {manifest["repeats"]} seed(s), {manifest.get("jobs", 1)} at a time,
-{manifest.get("wall_seconds", 0):.0f} s in all. Varied: {html.escape(", ".join(manifest["keys"]))}.</p>
+{manifest.get("wall_seconds", 0):.0f} s in all. Varied: {esc(", ".join(manifest["keys"]))}.</p>
 <h2>Summary</h2>{_table(summary, task)}{failed}
 <h2>Curves on four axes</h2>
 <p>Per epoch and per iteration show progress per pass and per update; per second and per samples seen
 are the fair axes when batch sizes or speeds differ. Faint lines are single iterations, solid lines
 a half-epoch moving average; wall-clock time within an epoch is spread evenly over its iterations.</p>
-{_img(images[0])}<h2>Metric</h2>{_img(images[1])}
+{image(images[0])}<h2>Metric</h2>{image(images[1])}
 <h2>Runs</h2><ul>{links}</ul>
-<h2>Base config</h2><pre>{html.escape(yaml.safe_dump(manifest["base_config"], sort_keys=False))}</pre>"""
-    page = (f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
-            f"<style>{STYLE}</style></head><body>{body}</body></html>")  # fmt: skip
+<h2>Base config</h2><pre>{esc(yaml.safe_dump(manifest["base_config"], sort_keys=False))}</pre>"""
     out = folder / "compare.html"
-    write_text(out, page)
+    write_text(out, document(title, body))
     return out

@@ -3,7 +3,6 @@ values (what the pruner saw), parameter importances and one slice per parameter.
 
 from __future__ import annotations
 
-import html
 import math
 from pathlib import Path
 from typing import Any
@@ -11,7 +10,8 @@ from typing import Any
 import pandas as pd
 
 from treino.files import write_text
-from treino.report.compare import STYLE, _fmt, _img
+from treino.report.draw import pyplot, save
+from treino.report.html import cell, document, esc, image
 
 
 def trials_frame(study: Any) -> pd.DataFrame:
@@ -29,12 +29,10 @@ def trials_frame(study: Any) -> pd.DataFrame:
 
 
 def _plots(folder: Path, study: Any, frame: pd.DataFrame, metric: str) -> list[tuple[str, Path]]:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    """plots/history.png (the value per trial and per epoch) and plots/slices.png (per parameter)."""
     import optuna
 
+    plt = pyplot()
     plots = folder / "plots"
     plots.mkdir(exist_ok=True)
     out = []
@@ -64,12 +62,7 @@ def _plots(folder: Path, study: Any, frame: pd.DataFrame, metric: str) -> list[t
             )
             ax.plot(steps, [t.intermediate_values[s] for s in steps], lw=1, **style)
     ax.set(title="Per epoch (blue completed, grey pruned or failed)", xlabel="epoch", ylabel=metric)
-    for a in axes:
-        a.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(plots / "history.png", dpi=80)
-    plt.close(fig)
-    out.append(("Optimization history", plots / "history.png"))
+    out.append(("Optimization history", save(fig, plots / "history.png")))
 
     params = [c for c in frame.columns if c.startswith("param.")]
     if params and len(done):
@@ -87,19 +80,13 @@ def _plots(folder: Path, study: Any, frame: pd.DataFrame, metric: str) -> list[t
             ax.grid(alpha=0.3)
         for ax in list(axes.flat)[len(params) :]:
             ax.axis("off")
-        fig.tight_layout()
-        fig.savefig(plots / "slices.png", dpi=80)
-        plt.close(fig)
-        out.append(
-            (
-                "Each parameter against the value (colour: trial number, later is lighter)",
-                plots / "slices.png",
-            )
-        )
+        title = "Each parameter against the value (colour: trial number, later is lighter)"
+        out.append((title, save(fig, plots / "slices.png", grid=False)))
     return out
 
 
 def _log_params(study: Any) -> set[str]:
+    """The parameters sampled on a log scale (their slice gets a log x axis)."""
     import optuna
 
     found = set()
@@ -133,9 +120,9 @@ def write(folder: Path, study: Any, frame: pd.DataFrame) -> Path:
     images = _plots(folder, study, frame, metric)
     found = importances(study)
     if isinstance(found, str):
-        importance = f"<p>{html.escape(found)}</p>"
+        importance = f"<p>{esc(found)}</p>"
     else:
-        rows = "".join(f"<tr><td>{html.escape(k)}</td><td>{v:.3f}</td>"
+        rows = "".join(f"<tr><td>{esc(k)}</td><td>{v:.3f}</td>"
                        f"<td><div style='background:#36c;height:10px;width:{300 * v:.0f}px'></div></td></tr>"
                        for k, v in found.items())  # fmt: skip
         importance = (
@@ -145,10 +132,10 @@ def write(folder: Path, study: Any, frame: pd.DataFrame) -> Path:
     done = frame[frame["state"] == "complete"].sort_values("value", ascending=not maximize)
     shown = pd.concat([done, frame[frame["state"] != "complete"]])
     cols = [c for c in shown.columns if c != "run"]
-    head = "".join(f"<th>{html.escape(c.removeprefix('param.'))}</th>" for c in cols)
+    head = "".join(f"<th>{esc(c.removeprefix('param.'))}</th>" for c in cols)
     body = "".join(
-        f"<tr><td><a href='{html.escape(str(r['run']))}/report.html'>{r['trial']}</a></td>"
-        + "".join(f"<td>{_fmt(r[c])}</td>" for c in cols[1:])
+        f"<tr><td><a href='{esc(str(r['run']))}/report.html'>{r['trial']}</a></td>"
+        + "".join(f"<td>{cell(r[c])}</td>" for c in cols[1:])
         + "</tr>"
         for _, r in shown.iterrows()
     )
@@ -156,24 +143,22 @@ def write(folder: Path, study: Any, frame: pd.DataFrame) -> Path:
     if len(done):
         top = done.iloc[0]
         params = ", ".join(
-            f"{c.removeprefix('param.')} = {_fmt(top[c])}" for c in done.columns if c.startswith("param.")
+            f"{c.removeprefix('param.')} = {cell(top[c])}" for c in done.columns if c.startswith("param.")
         )
-        best = (f"<p>Best: trial {top['trial']}, {html.escape(metric)} <b>{_fmt(top['value'])}</b> "
-                f"({html.escape(params)}). <code>treino train best.yaml</code> trains it again.</p>")  # fmt: skip
+        best = (f"<p>Best: trial {top['trial']}, {esc(metric)} <b>{cell(top['value'])}</b> "
+                f"({esc(params)}). <code>treino train best.yaml</code> trains it again.</p>")  # fmt: skip
     summary = ", ".join(f"{v} {k}" for k, v in counts.items())
     base = frame[(frame["note"] == "your config") & (frame["state"] == "complete")]
     if len(base):
         best += (f"<p>Your config as it is (trial {base.iloc[0]['trial']}, the baseline): "
-                 f"{html.escape(metric)} {_fmt(base.iloc[0]['value'])}.</p>")  # fmt: skip
-    pictures = "".join(f"<h2>{html.escape(t)}</h2>{_img(p)}" for t, p in images)
-    body = f"""<h1>treino tune: {html.escape(folder.name)}</h1>
-<p>Optuna study ({"maximize" if maximize else "minimize"} {html.escape(metric)}; TPE sampler, median
-pruner on the per-epoch validation value): {len(frame)} trials, {html.escape(summary)}.
+                 f"{esc(metric)} {cell(base.iloc[0]['value'])}.</p>")  # fmt: skip
+    pictures = "".join(f"<h2>{esc(t)}</h2>{image(p)}" for t, p in images)
+    body = f"""<h1>treino tune: {esc(folder.name)}</h1>
+<p>Optuna study ({"maximize" if maximize else "minimize"} {esc(metric)}; TPE sampler, median
+pruner on the per-epoch validation value): {len(frame)} trials, {esc(summary)}.
 The study lives in study.db: running the same command again adds trials.</p>{best}
 <h2>Parameter importances</h2>{importance}{pictures}
 <h2>Trials</h2><table id='trials'><tr>{head}</tr>{body}</table>"""
-    page = (f"<!doctype html><html><head><meta charset='utf-8'><title>treino tune {html.escape(folder.name)}"
-            f"</title><style>{STYLE}</style></head><body>{body}</body></html>")  # fmt: skip
     out = folder / "tune.html"
-    write_text(out, page)
+    write_text(out, document(f"treino tune {folder.name}", body))
     return out
