@@ -4,6 +4,7 @@ torch DataLoader."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -162,3 +163,12 @@ def _pair(batch: Any) -> Batch:
         f"a DataLoader batch must be (x, y), but it is {got}; make the Dataset return (x, y) pairs "
         f"(or give a collate_fn that does)"
     )
+
+
+def cpu_cores() -> int:
+    """Cores this process may run on (its affinity), not the machine's count: the one count of
+    the loop's threads (engine), data workers and the stream's reader thread (data)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS, Windows
+        return os.cpu_count() or 1

@@ -135,7 +135,6 @@ def workers(cfg: Any) -> int:
     """data.workers: auto = CPU cores - 1 (the training process keeps one), at most 4."""
     if cfg.workers != "auto":
         return int(cfg.workers)
-    import os
+    from treino.batches.source import cpu_cores
 
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    return max(0, min(4, cores - 1))
+    return max(0, min(4, cpu_cores() - 1))

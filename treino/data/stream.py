@@ -8,7 +8,6 @@ reader thread decoding the next chunk while the model trains on this one. Only t
 from __future__ import annotations
 
 import ctypes
-import os
 import queue
 import threading
 from collections.abc import Iterator
@@ -23,6 +22,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import torch
 
+from treino.batches.source import cpu_cores
 from treino.data.core import memory_budget
 from treino.data.preprocess import TablePreprocessor
 from treino.data.splits import SPLIT_NAMES, TEST, TRAIN, VAL
@@ -262,7 +262,7 @@ class StreamLoader:
         pieces = rows.pieces(groups)
         # a reader thread needs a core of its own: with torch's threads on every core, their
         # OpenMP workers spin while it works (a 2-core eval pass took 15 s, 5.5 s without it)
-        if torch.get_num_threads() < _cores():
+        if torch.get_num_threads() < cpu_cores():
             pieces = _prefetch(pieces)
         return self._batches(pieces, rng)
 
@@ -320,10 +320,6 @@ def _release() -> None:
 
 
 _LIBC: Any = None
-
-
-def _cores() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
 class _Failed:

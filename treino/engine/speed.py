@@ -4,13 +4,14 @@ two clock reads per step and no host sync."""
 
 from __future__ import annotations
 
-import os
 import statistics
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import torch
 from torch import nn
+
+from treino.batches.source import cpu_cores
 
 # Work of one training step (forward + backward, ~3x the forward's matmul/conv FLOPs) below
 # which one CPU thread beats several: the threads' fork/join (~10-50 us per op) then costs
@@ -45,14 +46,6 @@ def step_flops(model: nn.Module, x: torch.Tensor, batch_rows: int) -> float:
     finally:
         model.train(was_training)
     return 3.0 * counter.get_total_flops() * batch_rows / max(1, len(probe))
-
-
-def cpu_cores() -> int:
-    """Cores this process may run on (its affinity), not the machine's count."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # macOS, Windows
-        return os.cpu_count() or 1
 
 
 def choose_threads(model: nn.Module, source: object, device: torch.device) -> int | None:
