@@ -171,3 +171,47 @@ def test_same_seed_gives_identical_weights():
         return torch.cat([p.detach().reshape(-1) for p in model.parameters()])
 
     assert torch.equal(once(), once())
+
+
+class Tally(Callback):
+    """Adds `step` at every epoch end; its total survives a resume."""
+
+    def __init__(self, step: int) -> None:
+        self.step, self.total = step, 0
+
+    def on_epoch_end(self, state, logs) -> None:
+        self.total += self.step
+
+    def state_dict(self) -> dict[str, int]:
+        return {"total": self.total}
+
+    def load_state_dict(self, state: dict[str, int]) -> None:
+        self.total = state["total"]
+
+
+class Snapshot(Callback):
+    """Keeps the checkpoint of the last epoch, as treino train's Checkpoint writes it."""
+
+    def on_epoch_end(self, state, logs) -> None:
+        from treino.engine.checkpoint import snapshot
+
+        self.ckpt = snapshot(state)
+
+
+def test_two_callbacks_of_one_class_resume_with_their_own_state():
+    """Regression: callback state was keyed by class name, so the second Tally overwrote the first."""
+    data, keep = line_data(32), Snapshot()
+    treino.fit(nn.Linear(1, 1), data, loss="mse", epochs=2, callbacks=[Tally(1), Tally(10), keep])
+    ones, tens = Tally(1), Tally(10)
+    treino.fit(nn.Linear(1, 1), data, loss="mse", epochs=3, callbacks=[ones, tens], resume=keep.ckpt)
+    assert (ones.total, tens.total) == (3, 30)
+
+
+def test_a_checkpoint_keyed_by_class_name_alone_still_restores():
+    """A checkpoint written before callbacks were keyed apart: its state goes to the first of the class."""
+    data, keep = line_data(32), Snapshot()
+    treino.fit(nn.Linear(1, 1), data, loss="mse", epochs=2, callbacks=[Tally(1), keep])
+    keep.ckpt["callbacks"] = {"Tally": {"total": 5}}
+    first, second = Tally(1), Tally(10)
+    treino.fit(nn.Linear(1, 1), data, loss="mse", epochs=3, callbacks=[first, second], resume=keep.ckpt)
+    assert (first.total, second.total) == (6, 10)

@@ -14,7 +14,7 @@ import treino
 from treino.engine import Callback, EarlyStopping, ProgressBar, speed
 from treino.engine import metrics as M
 from treino.engine.callbacks import hooks
-from treino.engine.optimizers import Schedule
+from treino.engine.schedules import Schedule
 
 
 def _data(rows: int = 96) -> tuple[torch.Tensor, torch.Tensor]:

@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from treino import models
-from treino.config import LossConfig, ModelConfig
+from treino.config import ModelConfig
 from treino.data.info import DataInfo
 from treino.engine import losses as L
 from treino.errors import ConfigError
@@ -232,10 +232,10 @@ def test_error_unknown_kind_names_the_closest():
 
 
 def test_error_loss_that_conflicts_with_the_task():
-    assert error_of(lambda: L.build(LossConfig(name="mse"), "multiclass")) == (
+    assert error_of(lambda: L.build("mse", "multiclass")) == (
         "loss.name: 'mse' is a regression loss but the data is a multiclass task; "
         "use loss.name: cross_entropy (or auto), or set data.task"
     )
-    assert isinstance(L.build(LossConfig(), "binary"), nn.BCEWithLogitsLoss)
-    assert isinstance(L.build(LossConfig(), "multiclass"), nn.CrossEntropyLoss)
-    assert isinstance(L.build(LossConfig(), "regression"), nn.MSELoss)
+    assert isinstance(L.build("auto", "binary"), nn.BCEWithLogitsLoss)
+    assert isinstance(L.build("auto", "multiclass"), nn.CrossEntropyLoss)
+    assert isinstance(L.build("auto", "regression"), nn.MSELoss)

@@ -9,9 +9,8 @@ from torch import nn
 
 import treino
 from treino.batches.source import InMemory
-from treino.config import OptimizerConfig
-from treino.engine import speed
-from treino.engine.optimizers import OPTIMIZERS, build_optimizer
+from treino.engine import optimizers, speed
+from treino.engine.optimizers import OPTIMIZERS
 
 
 def _mlp() -> nn.Sequential:
@@ -32,8 +31,7 @@ def _train(model: nn.Module, opt: torch.optim.Optimizer, steps: int = 20) -> Non
 @pytest.mark.parametrize("name", sorted(OPTIMIZERS))
 def test_fast_optimizer_steps_give_the_weights_of_the_plain_loop(name: str) -> None:
     fast, plain = _mlp(), _mlp()
-    cfg = OptimizerConfig(name=name, weight_decay=1e-3)
-    fast_opt = build_optimizer(fast, cfg)
+    fast_opt = optimizers.build(name, fast, weight_decay=1e-3)
     # the same optimizer and hyperparameters through torch's per-parameter Python loop
     defaults = {
         k: v for k, v in fast_opt.defaults.items() if k not in ("fused", "foreach", "decoupled_weight_decay")

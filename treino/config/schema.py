@@ -202,7 +202,7 @@ class ModelConfig(Section):
 
 
 class LossConfig(Section):
-    name: Literal["auto", "mse", "l1", "huber", "bce", "cross_entropy"] = Field(
+    name: str = Field(
         "auto", description="auto: mse for regression, bce for binary, cross_entropy for classes."
     )
     label_smoothing: float = Field(0.0, ge=0, lt=1)
@@ -222,7 +222,7 @@ class OptimizerConfig(Section):
 
 
 class ScheduleConfig(Section):
-    name: Literal["none", "step", "exponential", "cosine", "onecycle", "plateau"] = "none"
+    name: str = "none"
     step_size: int = Field(10, gt=0, description="step: epochs between decays.")
     gamma: float = Field(0.1, gt=0, le=1, description="step/exponential: decay factor.")
     factor: float = Field(0.1, gt=0, lt=1, description="plateau: decay factor.")

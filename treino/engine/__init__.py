@@ -2,7 +2,8 @@
 
 from treino.batches.source import InMemory, Loader, as_source
 from treino.engine.callbacks import Callback, EarlyStopping, ProgressBar
-from treino.engine.loop import History, TrainState, evaluate, fit, predict, resolve_device
+from treino.engine.loop import evaluate, fit, predict, resolve_device
+from treino.engine.state import History, TrainState
 
 __all__ = [
     "Callback",

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 if TYPE_CHECKING:
-    from treino.engine.loop import TrainState
+    from treino.engine.state import TrainState
 
 
 class Callback:

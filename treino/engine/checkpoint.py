@@ -10,7 +10,7 @@ from typing import Any
 import torch
 
 from treino.engine.callbacks import Callback, EarlyStopping
-from treino.engine.loop import TrainState
+from treino.engine.state import TrainState
 from treino.errors import RunError
 from treino.files import replacing
 
@@ -46,8 +46,23 @@ def snapshot(state: TrainState) -> dict[str, Any]:
         "history": state.history,
         "step_losses": torch.tensor(state.step_losses, dtype=torch.float64),
         "step_epochs": torch.tensor(state.step_epochs, dtype=torch.int64),
-        "callbacks": {type(cb).__name__: cb.state_dict() for cb in state.callbacks},
+        "callbacks": {
+            key: cb.state_dict() for key, cb in zip(_keys(state.callbacks), state.callbacks, strict=True)
+        },
     }
+
+
+def _keys(callbacks: list[Callback]) -> list[str]:
+    """Each callback's key in a checkpoint: its class name, then 'Name#2', 'Name#3' for further
+    callbacks of that class, so two of one class keep their own state (the first keeps the bare
+    name that checkpoints written before held)."""
+    seen: dict[str, int] = {}
+    keys = []
+    for cb in callbacks:
+        name = type(cb).__name__
+        seen[name] = seen.get(name, 0) + 1
+        keys.append(name if seen[name] == 1 else f"{name}#{seen[name]}")
+    return keys
 
 
 def restore(state: TrainState, ckpt: dict[str, Any]) -> None:
@@ -81,9 +96,9 @@ def restore(state: TrainState, ckpt: dict[str, Any]) -> None:
     state.step_losses = ckpt["step_losses"].tolist()
     state.step_epochs = ckpt["step_epochs"].tolist()
     saved = ckpt.get("callbacks", {})
-    for cb in state.callbacks:
-        if type(cb).__name__ in saved:
-            cb.load_state_dict(saved[type(cb).__name__])
+    for key, cb in zip(_keys(state.callbacks), state.callbacks, strict=True):
+        if key in saved:
+            cb.load_state_dict(saved[key])
     for cb in state.callbacks:  # the best epoch so far, as if the loop had never stopped
         if isinstance(cb, EarlyStopping):
             state.best_epoch, state.best_value = cb.best_epoch, cb.best_value

@@ -4,92 +4,48 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass, field
-from typing import Any, get_args
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Any
 
 import torch
 from torch import nn
 
 from treino.batches.source import Source, as_source
-from treino.engine import checks, speed
+from treino.batches.sparse import dense_rows
+from treino.engine import checks, losses, optimizers, parallel, speed
 from treino.engine import metrics as M
 from treino.engine.callbacks import Callback, hooks
-from treino.engine.optimizers import Schedule
-from treino.tasks import TaskName
+from treino.engine.checkpoint import restore
+from treino.engine.schedules import Schedule
+from treino.engine.state import History, TrainState
+from treino.errors import ConfigError
+from treino.registry import did_you_mean
+from treino.tasks import TaskName, infer_from_loss
 
 DIVERGENCE_EVERY = 32  # steps between two looks at the loss (a host sync) for a NaN/inf
 
 
-@dataclass
-class TrainState:
-    """Everything the loop and the callbacks share. `epoch` and `step` count what is done."""
+def resolve_device(
+    device: str | torch.device = "auto",
+    *,
+    caller: str = "",
+    fix: str = "use train.device auto or cpu (treino.fit: device='cpu')",
+) -> torch.device:
+    """'auto' = the GPU when one is visible, else the CPU; a GPU asked for must be visible.
 
-    model: nn.Module
-    optimizer: torch.optim.Optimizer
-    loss_fn: nn.Module
-    schedule: Schedule
-    generator: torch.Generator
-    task: TaskName
-    epochs: int
-    steps_per_epoch: int
-    device: torch.device
-    callbacks: list[Callback] = field(default_factory=list)
-    l1: float = 0.0
-    l2: float = 0.0
-    clip_grad: float | None = None
-    train_metrics: bool = True
-    epoch: int = 0
-    step: int = 0
-    should_stop: bool = False
-    stop_reason: str = ""
-    status: str = "running"
-    history: list[dict[str, float]] = field(default_factory=list)
-    step_losses: list[float] = field(default_factory=list)
-    step_epochs: list[int] = field(default_factory=list)
-    best_epoch: int | None = None
-    best_value: float | None = None
-    dist: Any = None  # treino.engine.parallel.Group when data-parallel: DDP forward, epoch reduce
-    forward: Any = None  # what the loop trains through: the model or torch.compile(model)
-    meter: speed.Meter = field(default_factory=speed.Meter)  # busy vs wall time: the overhead report
-
-
-@dataclass
-class History:
-    """What fit() returns: one row per epoch, one loss per iteration, and how it ended."""
-
-    epochs: list[dict[str, float]]
-    step_losses: list[float]
-    step_epochs: list[int]
-    status: str
-    stop_reason: str
-    best_epoch: int | None
-    overhead: float = 0.0  # fraction of training time outside forward/backward/step
-    compile_seconds: float | None = None  # torch.compile's time, when train.compile is on
-    threads: int | None = None  # CPU threads the loop ran with
-
-    def frame(self) -> Any:
-        import pandas as pd
-
-        return pd.DataFrame(self.epochs)
-
-    def steps_frame(self) -> Any:
-        import pandas as pd
-
-        n = len(self.step_losses)
-        return pd.DataFrame({"step": range(1, n + 1), "epoch": self.step_epochs, "loss": self.step_losses})
-
-
-def resolve_device(device: str | torch.device = "auto") -> torch.device:
+    The one device resolution of training, lr-find and treino.load: `caller` begins its
+    one-line errors ("treino.load: ") and `fix` says what to ask for instead of a missing GPU.
+    """
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    dev = torch.device(device)
-    if dev.type == "cuda" and not torch.cuda.is_available():  # else torch fails deep in model.to()
-        from treino.errors import ConfigError
-
+    try:
+        dev = torch.device(device)
+    except RuntimeError:  # torch's own text lists every backend it was built to know
         raise ConfigError(
-            f"device '{device}': no GPU is visible here; use train.device auto or cpu (treino.fit: device='cpu')"
-        )
+            f"{caller}device '{device}' is not a device; use device='cpu', 'cuda' or 'auto'"
+        ) from None
+    if dev.type == "cuda" and not torch.cuda.is_available():  # else torch fails deep in model.to()
+        raise ConfigError(f"{caller}device '{device}': no GPU is visible here; {fix}")
     return dev
 
 
@@ -162,14 +118,47 @@ def train_one_epoch(state: TrainState, batches: Source) -> dict[str, float] | No
 
 
 @torch.inference_mode()
+def forward_batches(
+    model: nn.Module, inputs: Iterable[torch.Tensor], device: torch.device
+) -> Iterator[torch.Tensor]:
+    """The model's outputs in eval mode, one input batch at a time (moved to `device`): the one
+    forward pass of validation, test metrics, held-out predictions and treino.load."""
+    model.eval()
+    for x in inputs:
+        yield model(x.to(device, non_blocking=True))
+
+
+@torch.inference_mode()
 def predict(model: nn.Module, source: Source, device: torch.device) -> tuple[torch.Tensor, ...]:
     """Outputs and targets of a whole split, in order, in eval mode."""
-    model.eval()
-    outs, targets = [], []
-    for x, y in source.ordered():
-        outs.append(model(x.to(device, non_blocking=True)))
-        targets.append(y.to(device, non_blocking=True))
+    targets = []
+
+    def inputs() -> Iterator[torch.Tensor]:
+        for x, y in source.ordered():
+            targets.append(y.to(device, non_blocking=True))
+            yield x
+
+    outs = list(forward_batches(model, inputs(), device))
     return torch.cat(outs), torch.cat(targets)
+
+
+def forward_rows(
+    model: nn.Module,
+    x: Any,
+    device: torch.device,
+    rows: int,
+    as_tensor: Callable[[Any], torch.Tensor] | None = None,
+) -> torch.Tensor:
+    """Outputs (float32, on the CPU) for the rows of `x`, `rows` at a time, in eval mode.
+
+    `x` is a tensor (a CSR one is made dense a slice at a time) or anything that slices by
+    rows, which `as_tensor` turns into a batch (numpy arrays, scipy rows). The row count of
+    a pass is the caller's: float results may depend on it, so each caller keeps its own.
+    """
+    parts = (dense_rows(x, slice(start, start + rows)) for start in range(0, x.shape[0], rows))
+    batches = map(as_tensor, parts) if as_tensor is not None else parts
+    outs = [out.float().cpu() for out in forward_batches(model, batches, device)]
+    return torch.cat(outs) if outs else torch.empty(0)
 
 
 def evaluate(
@@ -262,76 +251,32 @@ def fit(
     Example:
         >>> history = treino.fit(net, (X, y), (Xv, yv), loss="mse", epochs=50, batch_size=16)
     """
-    from treino.config import LossConfig, OptimizerConfig
-    from treino.engine import losses as L
-    from treino.engine import parallel as distributed
-    from treino.engine.checkpoint import restore
-    from treino.engine.optimizers import build_optimizer
-    from treino.registry import did_you_mean
-    from treino.tasks import infer_from_loss
-
     dev = resolve_device(device)
     torch.manual_seed(seed)
     generator = torch.Generator().manual_seed(seed)
-    loss_name = loss if isinstance(loss, str) else type(loss).__name__
-    task = task or (infer_from_loss(loss_name) if isinstance(loss, str) else _task_of(loss))
-    if isinstance(loss, str) and loss not in (names := get_args(LossConfig.model_fields["name"].annotation)):
-        raise ValueError(
-            f"loss '{loss}': unknown{did_you_mean(loss, names)}; use one of {', '.join(names)}, or a torch loss module"
-        )
-    loss_fn = L.build(LossConfig(name=loss), task) if isinstance(loss, str) else loss
+    task = task or _task_of(loss)
+    loss_fn = _loss_module(loss, task)
     model.to(dev)
     loss_fn.to(dev)
-    if isinstance(optimizer, str):
-        optimizer = build_optimizer(model, OptimizerConfig(name=optimizer, lr=lr))
-    elif (own := {id(p) for p in model.parameters()}) and not own & {
-        id(p) for g in optimizer.param_groups for p in g["params"]
-    }:
-        raise ValueError(  # it would step other tensors: the model would silently never learn
-            "optimizer: it holds none of the model's parameters; build it from this model, e.g. "
-            "torch.optim.SGD(model.parameters(), lr=0.01)"
-        )
-    if isinstance(batch_size, str) and batch_size != "full":
-        raise ValueError(f"batch_size {batch_size!r}: must be a positive number of rows or 'full'")
-    size = None if batch_size == "full" else int(batch_size)
-    train_src = checks.prepared(as_source(train, size, generator), task, model).to(dev)
-    val_src = (
-        checks.prepared(as_source(val, size, generator), task, model).to(dev) if val is not None else None
-    )
+    optimizer = _optimizer(optimizer, model, lr)
+    train_src, val_src = _sources(train, val, batch_size, generator, task, model, dev)
     if isinstance(loss, str) or type(loss).__module__.startswith("torch.nn"):  # a loss of its own may differ
         checks.output(model, train_src, task)
     if threads is None:
         threads = speed.choose_threads(model, train_src, dev)
-    with speed.threads(threads):  # from here on: every op at the thread count of the loop
-        for split, src in (("train", train_src), ("val", val_src)):
-            checks.finite(src, split)
-    group = distributed.current()  # started by torchrun: data-parallel over its processes
-    if group is not None:
-        group.wrap(model, dev)
-        train_src = group.shard(train_src, seed)
+    _check_finite(train_src, val_src, threads)
+    group, train_src = _data_parallel(model, train_src, dev, seed)
     state = TrainState(
         model=model, optimizer=optimizer, loss_fn=loss_fn,
         schedule=schedule or Schedule(None, False, False), generator=generator, task=task,
-        epochs=epochs, steps_per_epoch=len(train_src), device=dev, callbacks=list(callbacks),
+        epochs=epochs, steps_per_epoch=len(train_src), device=dev, dist=group,
+        callbacks=[*callbacks, *([parallel.AgreeOnStop(group)] if group else [])],  # last: ranks stop together
         l1=l1, l2=l2, clip_grad=clip_grad, train_metrics=train_metrics,
     )  # fmt: skip
-    if group is not None:
-        state.dist = group
-        state.callbacks.append(distributed.AgreeOnStop(group))  # last: all ranks stop together
     if resume is not None:
         restore(state, resume)
     state.forward, state.meter = speed.compiled(model, compile), speed.Meter(keep_steps=compile)
-    for cb in state.callbacks:
-        cb.on_fit_start(state)
-    try:
-        with speed.threads(threads), speed.channels_last(model, train_src, val_src):
-            run_epochs(state, train_src, val_src)
-    except BaseException as error:
-        for cb in state.callbacks:
-            cb.on_exception(state, error)
-        raise
-    for cb in state.callbacks:
-        cb.on_fit_end(state)
+    _run(state, train_src, val_src, threads)
     return History(
         state.history, state.step_losses, state.step_epochs, state.status, state.stop_reason,
         state.best_epoch, state.meter.overhead,
@@ -339,9 +284,87 @@ def fit(
     )  # fmt: skip
 
 
-def _task_of(loss_fn: nn.Module) -> TaskName:
-    if isinstance(loss_fn, nn.CrossEntropyLoss | nn.NLLLoss):
+def _task_of(loss: str | nn.Module) -> TaskName:
+    """The task a loss implies, when fit() is not told one."""
+    if isinstance(loss, str):
+        return infer_from_loss(loss)
+    if isinstance(loss, nn.CrossEntropyLoss | nn.NLLLoss):
         return "multiclass"
-    if isinstance(loss_fn, nn.BCEWithLogitsLoss | nn.BCELoss):
+    if isinstance(loss, nn.BCEWithLogitsLoss | nn.BCELoss):
         return "binary"
     return "regression"
+
+
+def _loss_module(loss: str | nn.Module, task: TaskName) -> nn.Module:
+    """A loss name built through the loss registry; a torch loss module as it is."""
+    if not isinstance(loss, str):
+        return loss
+    if loss not in losses.LOSSES:
+        names = losses.LOSSES.names()
+        raise ValueError(
+            f"loss '{loss}': unknown{did_you_mean(loss, names)}; use one of {', '.join(names)}, or a torch loss module"
+        )
+    return losses.build(loss, task)
+
+
+def _optimizer(
+    optimizer: str | torch.optim.Optimizer, model: nn.Module, lr: float | None
+) -> torch.optim.Optimizer:
+    """An optimizer name built over the model's parameters; a torch optimizer checked to hold them."""
+    if isinstance(optimizer, str):
+        return optimizers.build(optimizer, model, lr=lr)
+    own = {id(p) for p in model.parameters()}
+    if own and not own & {id(p) for g in optimizer.param_groups for p in g["params"]}:
+        raise ValueError(  # it would step other tensors: the model would silently never learn
+            "optimizer: it holds none of the model's parameters; build it from this model, e.g. "
+            "torch.optim.SGD(model.parameters(), lr=0.01)"
+        )
+    return optimizer
+
+
+def _sources(
+    train: Any, val: Any, batch_size: int | str, generator: torch.Generator, task: TaskName,
+    model: nn.Module, device: torch.device,
+) -> tuple[Source, Source | None]:  # fmt: skip
+    """The train and val data as batch sources on the device, their targets ready for the task."""
+    if isinstance(batch_size, str) and batch_size != "full":
+        raise ValueError(f"batch_size {batch_size!r}: must be a positive number of rows or 'full'")
+    size = None if batch_size == "full" else int(batch_size)
+    train_src = checks.prepared(as_source(train, size, generator), task, model).to(device)
+    val_src = (
+        checks.prepared(as_source(val, size, generator), task, model).to(device) if val is not None else None
+    )
+    return train_src, val_src
+
+
+def _check_finite(train: Source, val: Source | None, threads: int | None) -> None:
+    """No NaN or inf in the inputs, looked at with the loop's thread count (it sets the rounding)."""
+    with speed.threads(threads):
+        for split, src in (("train", train), ("val", val)):
+            checks.finite(src, split)
+
+
+def _data_parallel(
+    model: nn.Module, train: Source, device: torch.device, seed: int
+) -> tuple[parallel.Group | None, Source]:
+    """Under torchrun: DDP around the model and this rank's share of the batches; else as is."""
+    group = parallel.current()  # started by torchrun: data-parallel over its processes
+    if group is not None:
+        group.wrap(model, device)
+        train = group.shard(train, seed)
+    return group, train
+
+
+def _run(state: TrainState, train: Source, val: Source | None, threads: int | None) -> None:
+    """run_epochs() between the fit start and end hooks; on an error, the exception hook first."""
+    for cb in state.callbacks:
+        cb.on_fit_start(state)
+    try:
+        with speed.threads(threads), speed.channels_last(state.model, train, val):
+            run_epochs(state, train, val)
+    except BaseException as error:
+        for cb in state.callbacks:
+            cb.on_exception(state, error)
+        raise
+    for cb in state.callbacks:
+        cb.on_fit_end(state)

@@ -1,91 +1,140 @@
-"""Loss registry: config names to torch loss modules. `auto` follows the task."""
+"""Loss registry: names to torch loss modules. Each entry declares the tasks it fits; `auto`
+follows the task."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
 
 import torch
 from torch import nn
 
-from treino.config import LossConfig
 from treino.errors import ConfigError
 from treino.registry import Registry
 from treino.tasks import TaskName
 
-LossBuilder = Callable[[LossConfig, torch.Tensor | None], nn.Module]
-LOSSES: Registry[LossBuilder] = Registry("loss", key="loss.name")
+
+@dataclass(frozen=True)
+class Options:
+    """The settings a loss may read (the loss section of the config, by the same names)."""
+
+    label_smoothing: float = 0.0  # cross_entropy
+    delta: float = 1.0  # huber: where the loss turns from square to linear
+
+
+# (task, per-class weights or None, options) -> loss module
+LossBuilder = Callable[[TaskName, torch.Tensor | None, Options], nn.Module]
+
+
+@dataclass(frozen=True)
+class Loss:
+    """A registered loss: the tasks it fits and how to build its module."""
+
+    tasks: tuple[TaskName, ...]
+    make: LossBuilder
+
+
+LOSSES: Registry[Loss] = Registry("loss", key="loss.name")
 AUTO: dict[TaskName, str] = {"regression": "mse", "binary": "bce", "multiclass": "cross_entropy"}
-FITS: dict[str, tuple[TaskName, ...]] = {
-    "mse": ("regression",),
-    "l1": ("regression",),
-    "huber": ("regression",),
-    "bce": ("binary",),
-    "cross_entropy": ("multiclass",),
-}
 
 
-@LOSSES.register("mse")
-def _mse(cfg: LossConfig, weights: torch.Tensor | None) -> nn.Module:
+def register(name: str, *tasks: TaskName) -> Callable[[LossBuilder], LossBuilder]:
+    """Register the builder of the loss `name`, which fits `tasks`."""
+
+    def add(make: LossBuilder) -> LossBuilder:
+        LOSSES.register(name)(Loss(tasks, make))
+        return make
+
+    return add
+
+
+@register("auto", "regression", "binary", "multiclass")
+def _auto(task: TaskName, weights: torch.Tensor | None, options: Options) -> nn.Module:
+    return LOSSES.get(AUTO[task]).make(task, weights, options)
+
+
+@register("mse", "regression")
+def _mse(task: TaskName, weights: torch.Tensor | None, options: Options) -> nn.Module:
     return nn.MSELoss()
 
 
-@LOSSES.register("l1")
-def _l1(cfg: LossConfig, weights: torch.Tensor | None) -> nn.Module:
+@register("l1", "regression")
+def _l1(task: TaskName, weights: torch.Tensor | None, options: Options) -> nn.Module:
     return nn.L1Loss()
 
 
-@LOSSES.register("huber")
-def _huber(cfg: LossConfig, weights: torch.Tensor | None) -> nn.Module:
-    return nn.HuberLoss(delta=cfg.delta)
+@register("huber", "regression")
+def _huber(task: TaskName, weights: torch.Tensor | None, options: Options) -> nn.Module:
+    return nn.HuberLoss(delta=options.delta)
 
 
-@LOSSES.register("bce")
-def _bce(cfg: LossConfig, weights: torch.Tensor | None) -> nn.Module:
+@register("bce", "binary")
+def _bce(task: TaskName, weights: torch.Tensor | None, options: Options) -> nn.Module:
     # weights (2,) per class -> pos_weight = w1 / w0 scales the positive term
     pos_weight = None if weights is None else (weights[1] / weights[0]).reshape(1)
     return nn.BCEWithLogitsLoss(pos_weight=pos_weight)
 
 
-@LOSSES.register("cross_entropy")
-def _cross_entropy(cfg: LossConfig, weights: torch.Tensor | None) -> nn.Module:
-    return nn.CrossEntropyLoss(weight=weights, label_smoothing=cfg.label_smoothing)
+@register("cross_entropy", "multiclass")
+def _cross_entropy(task: TaskName, weights: torch.Tensor | None, options: Options) -> nn.Module:
+    return nn.CrossEntropyLoss(weight=weights, label_smoothing=options.label_smoothing)
 
 
-def resolve_name(cfg: LossConfig, task: TaskName) -> str:
-    """The loss name for this task; an explicit name that does not fit the task is an error."""
-    if cfg.name == "auto":
-        return AUTO[task]
-    if task not in FITS[cfg.name]:
-        fits = " or ".join(FITS[cfg.name])
+def check_task(name: str, task: TaskName) -> Loss:
+    """The registered loss `name`; an unknown name or one that does not fit the task is an error."""
+    loss = LOSSES.get(name)  # an unknown name: the registry lists the names
+    if task not in loss.tasks:
         raise ConfigError(
-            f"loss.name: '{cfg.name}' is a {fits} loss but the data is a {task} task; "
+            f"loss.name: '{name}' is a {' or '.join(loss.tasks)} loss but the data is a {task} task; "
             f"use loss.name: {AUTO[task]} (or auto), or set data.task"
         )
-    return cfg.name
+    return loss
 
 
-def class_weights(cfg: LossConfig, task: TaskName, counts: list[int] | None) -> torch.Tensor | None:
+def weights_per_class(
+    weights: Literal["balanced"] | list[float] | None, task: TaskName, counts: list[int] | None
+) -> torch.Tensor | None:
     """Per-class weights from `loss.class_weights`: 'balanced' = N / (K * count_k)."""
-    if cfg.class_weights is None or task == "regression":
+    if weights is None or task == "regression":
         return None
     k = len(counts) if counts else 0
-    if cfg.class_weights == "balanced":
+    if weights == "balanced":
         if not counts or min(counts) == 0:
             raise ConfigError("loss.class_weights: 'balanced' needs every class in the train split")
         total = sum(counts)
         return torch.tensor([total / (k * c) for c in counts], dtype=torch.float32)
-    if len(cfg.class_weights) != k:
+    if len(weights) != k:
         raise ConfigError(
-            f"loss.class_weights: {len(cfg.class_weights)} weights given for {k} classes; "
+            f"loss.class_weights: {len(weights)} weights given for {k} classes; "
             f"give one weight per class, or 'balanced'"
         )
-    return torch.tensor(cfg.class_weights, dtype=torch.float32)
+    return torch.tensor(weights, dtype=torch.float32)
 
 
-def build(cfg: LossConfig, task: TaskName, counts: list[int] | None = None) -> nn.Module:
-    """The loss module for the task (`auto` resolved, class weights applied)."""
-    name = resolve_name(cfg, task)
-    return LOSSES.get(name)(cfg, class_weights(cfg, task, counts))
+def build(
+    name: str,
+    task: TaskName,
+    counts: list[int] | None = None,
+    *,
+    class_weights: Literal["balanced"] | list[float] | None = None,
+    label_smoothing: float = 0.0,
+    delta: float = 1.0,
+) -> nn.Module:
+    """The loss module `name` for the task (`auto` resolved, class weights applied).
+
+    Args:
+        name: one of LOSSES.names(): auto, mse, l1, huber, bce, cross_entropy.
+        task: regression, binary or multiclass; an explicit name must fit it.
+        counts: rows per class in the train split, for class_weights='balanced'.
+        class_weights: one weight per class, or 'balanced'.
+
+    Example:
+        >>> loss_fn = losses.build("cross_entropy", "multiclass", label_smoothing=0.1)
+    """
+    loss = check_task(name, task)
+    weights = weights_per_class(class_weights, task, counts)
+    return loss.make(task, weights, Options(label_smoothing, delta))
 
 
 class ScaledLoss(nn.Module):

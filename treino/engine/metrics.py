@@ -1,11 +1,16 @@
-"""Metrics: pure functions of (outputs, targets) that declare their direction."""
+"""Metrics: pure functions of (outputs, targets), each registered with the tasks it measures and
+its direction (higher or lower is better); nothing guesses the direction from a name."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
 import torch
 
+from treino.errors import ConfigError
+from treino.registry import Registry, closest
 from treino.tasks import TaskName, predict_labels, probabilities
 
 
@@ -74,33 +79,65 @@ def _macro(row: int) -> Callable[[Labels], float]:
     return metric
 
 
-CLASSIFICATION = {
-    "accuracy": (accuracy, True),
-    "f1_macro": (_macro(2), True),
-    "precision_macro": (_macro(0), True),
-    "recall_macro": (_macro(1), True),
-}
-REGRESSION = {  # fn(pred, true) on float64 values
-    "mae": (lambda p, t: (p - t).abs().mean(), False),
-    "mse": (lambda p, t: ((p - t) ** 2).mean(), False),
-    "rmse": (lambda p, t: ((p - t) ** 2).mean().sqrt(), False),
-    "r2": (_r2, True),
-}
-HIGHER_IS_BETTER = {"loss": False, "auc": True} | {
-    name: up for name, (_, up) in (CLASSIFICATION | REGRESSION).items()
+def _mae(pred: torch.Tensor, true: torch.Tensor) -> torch.Tensor:
+    return (pred - true).abs().mean()
+
+
+def _mse(pred: torch.Tensor, true: torch.Tensor) -> torch.Tensor:
+    return ((pred - true) ** 2).mean()
+
+
+def _rmse(pred: torch.Tensor, true: torch.Tensor) -> torch.Tensor:
+    return ((pred - true) ** 2).mean().sqrt()
+
+
+@dataclass(frozen=True)
+class Metric:
+    """A registered metric: its function, the tasks it measures and its direction. A
+    classification metric reads `Labels`; a regression one (pred, true) as float64 values."""
+
+    fn: Callable[..., Any]
+    tasks: tuple[TaskName, ...]
+    higher_is_better: bool
+
+
+METRICS: Registry[Metric] = Registry("metric", key="metric")
+CLASSES: tuple[TaskName, ...] = ("binary", "multiclass")
+LOSS_IS_HIGHER_BETTER = False  # 'loss' is a history column of every task, computed by the loop
+
+
+def register(name: str, fn: Callable[..., Any], *tasks: TaskName, higher_is_better: bool) -> None:
+    """Add the metric `name`: fn(Labels) for classification, fn(pred, true) for regression."""
+    METRICS.register(name)(Metric(fn, tasks, higher_is_better))
+
+
+# the order of registration is the order of the history columns
+register("accuracy", accuracy, *CLASSES, higher_is_better=True)
+register("f1_macro", _macro(2), *CLASSES, higher_is_better=True)
+register("precision_macro", _macro(0), *CLASSES, higher_is_better=True)
+register("recall_macro", _macro(1), *CLASSES, higher_is_better=True)
+register("auc", auc, "binary", higher_is_better=True)
+register("mae", _mae, "regression", higher_is_better=False)
+register("mse", _mse, "regression", higher_is_better=False)
+register("rmse", _rmse, "regression", higher_is_better=False)
+register("r2", _r2, "regression", higher_is_better=True)
+
+# every history column's direction, by metric name ('loss' included), as declared above
+HIGHER_IS_BETTER = {"loss": LOSS_IS_HIGHER_BETTER} | {
+    name: METRICS.get(name).higher_is_better for name in METRICS
 }
 
 
-def _classification(task: TaskName) -> dict[str, Callable[[Labels], float]]:
-    table = {name: fn for name, (fn, _) in CLASSIFICATION.items()}
-    return table | {"auc": auc} if task == "binary" else table
+def _of(task: TaskName) -> dict[str, Metric]:
+    """The metrics the task measures, in registration order."""
+    return {name: m for name in METRICS if task in (m := METRICS.get(name)).tasks}
 
 
 def for_task(task: TaskName) -> dict[str, Callable[[torch.Tensor, torch.Tensor], float]]:
     """name -> fn(outputs, targets) for every metric of the task (loss excluded)."""
     if task == "regression":
-        return {name: _on_values(fn) for name, (fn, _) in REGRESSION.items()}
-    return {name: _on_labels(fn, task) for name, fn in _classification(task).items()}
+        return {name: _on_values(m.fn) for name, m in _of(task).items()}
+    return {name: _on_labels(m.fn, task) for name, m in _of(task).items()}
 
 
 def _on_values(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> Callable[..., float]:
@@ -116,9 +153,6 @@ def higher_is_better(column: str, task: TaskName | None = None) -> bool:
     column must also be one the task measures."""
     name = column.split("_", 1)[1] if column.startswith(("train_", "val_", "test_")) else column
     if name not in HIGHER_IS_BETTER:
-        from treino.errors import ConfigError
-        from treino.registry import closest
-
         # with the task known, suggest only what it measures (val_acc on multiclass: not 'auc')
         options = ["loss", *for_task(task)] if task is not None else sorted(HIGHER_IS_BETTER)
         match = closest(name, options)
@@ -129,8 +163,6 @@ def higher_is_better(column: str, task: TaskName | None = None) -> bool:
             f"use val_<metric> with one of: {', '.join(options)}"
         )
     if task is not None and name != "loss" and name not in for_task(task):
-        from treino.errors import ConfigError
-
         raise ConfigError(
             f"train.early_stopping.monitor: '{column}' is not measured on a {task} task, so early stopping "
             f"and restore_best would never act; use val_<metric> with one of: {', '.join(['loss', *for_task(task)])}"
@@ -143,6 +175,6 @@ def compute(outputs: torch.Tensor, targets: torch.Tensor, task: TaskName) -> dic
     table and the float64 values are computed once and shared by the metrics."""
     if task == "regression":
         pred, true = _values(outputs, targets)
-        return {name: fn(pred, true).item() for name, (fn, _) in REGRESSION.items()}
+        return {name: m.fn(pred, true).item() for name, m in _of(task).items()}
     labels = Labels(outputs, targets, task)
-    return {name: fn(labels) for name, fn in _classification(task).items()}
+    return {name: m.fn(labels) for name, m in _of(task).items()}

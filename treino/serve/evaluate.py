@@ -13,9 +13,9 @@ import pandas as pd
 import torch
 
 from treino import files
-from treino.engine import losses as L
 from treino.engine import metrics as M
 from treino.errors import DataError
+from treino.run.assemble import build_loss
 from treino.serve.predict import Predictor, load
 from treino.tasks import predict_labels, prepare_targets
 
@@ -162,10 +162,8 @@ def _label_text(column: pd.Series) -> list[str]:
 def _score(p: Predictor, source: str, outputs: torch.Tensor, targets: torch.Tensor) -> Evaluation:
     task = p.task
     counts = p.info.class_counts.get("train") if task != "regression" else None
-    loss_fn = L.build(p.config.loss, task, counts)
     scale = p.preprocessing.get("target") if task == "regression" else None
-    if scale is not None:
-        loss_fn = L.ScaledLoss(loss_fn, scale["mean"], scale["std"])
+    loss_fn = build_loss(p.config.loss, task, counts, scale)
     y = prepare_targets(targets, task)
     with torch.inference_mode():
         scores = {"loss": loss_fn(outputs, y).item()} | M.compute(outputs, y, task)
