@@ -26,9 +26,9 @@ def worker(out: str, rows: int, batch: int, epochs: int, width: int) -> None:
     from torch import nn
 
     import treino
-    from treino.engine import parallel as distributed
+    from treino.run import processes
 
-    group = distributed.setup("cpu")
+    group = processes.setup("cpu")
     gen = torch.Generator().manual_seed(0)
     x = torch.randn(rows, 64, generator=gen)
     y = (x[:, :10].argmax(1) + (x[:, 10] > 0).long()) % 10  # (rows,) ten classes
@@ -40,9 +40,9 @@ def worker(out: str, rows: int, batch: int, epochs: int, width: int) -> None:
         net, (x, y), loss="cross_entropy", optimizer="sgd", lr=0.05, epochs=epochs, batch_size=batch,
         device="cpu", train_metrics=False,
     )  # fmt: skip
-    if distributed.is_main():
+    if processes.is_main():
         Path(out).write_text(json.dumps([row["seconds"] for row in history.epochs]))
-    distributed.teardown(group)
+    processes.teardown(group)
 
 
 def measure(devices: int, rows: int, batch: int, epochs: int, width: int) -> float:

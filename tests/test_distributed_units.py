@@ -14,7 +14,7 @@ import torch
 from treino.batches.source import InMemory
 from treino.engine import parallel as distributed
 from treino.errors import ConfigError, RunError
-from treino.run import launch
+from treino.run import launch, processes
 
 CONFIG = "data: {source: wine}\ntrain: {epochs: 1, device: cpu}\n"
 
@@ -131,7 +131,7 @@ def test_devices_under_an_external_torchrun_is_refused(cfg: Path, monkeypatch) -
 
 
 def test_a_rendezvous_timeout_is_one_line_and_does_not_hang(cfg: Path, monkeypatch) -> None:
-    monkeypatch.setenv(distributed.TIMEOUT_ENV, "2")
+    monkeypatch.setenv(processes.TIMEOUT_ENV, "2")
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -163,20 +163,20 @@ def test_a_worker_exit_code_is_kept() -> None:
 def test_an_elastic_restart_resumes_the_run_folder_on_rank_0(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setenv("TORCHELASTIC_RESTART_COUNT", "1")
     monkeypatch.setenv("RANK", "0")
-    assert distributed.resume_after_restart(tmp_path, None) is None  # no config.yaml: from the top
+    assert processes.resume_after_restart(tmp_path, None) is None  # no config.yaml: from the top
     (tmp_path / "config.yaml").write_text("name: x\n")
-    assert distributed.resume_after_restart(tmp_path, None) == tmp_path
+    assert processes.resume_after_restart(tmp_path, None) == tmp_path
     monkeypatch.setenv("RANK", "1")
-    assert distributed.resume_after_restart(tmp_path, None) is None  # rank 0 broadcasts it
+    assert processes.resume_after_restart(tmp_path, None) is None  # rank 0 broadcasts it
     monkeypatch.setenv("TORCHELASTIC_RESTART_COUNT", "0")
     monkeypatch.setenv("RANK", "0")
-    assert distributed.resume_after_restart(tmp_path, None) is None  # a first attempt is new
+    assert processes.resume_after_restart(tmp_path, None) is None  # a first attempt is new
 
 
 def test_a_bad_timeout_setting_is_refused(monkeypatch) -> None:
-    monkeypatch.setenv(distributed.TIMEOUT_ENV, "soon")
+    monkeypatch.setenv(processes.TIMEOUT_ENV, "soon")
     with pytest.raises(ConfigError) as err:
-        distributed.timeout_seconds()
+        processes.timeout_seconds()
     assert str(err.value) == "TREINO_DIST_TIMEOUT='soon': must be a positive number of seconds, e.g. 300"
 
 
@@ -249,13 +249,13 @@ def test_a_collective_broken_by_a_dead_peer_is_one_line(monkeypatch) -> None:
     monkeypatch.setenv("WORLD_SIZE", "2")
     monkeypatch.setenv("RANK", "1")
     gloo = "[/gloo/transport/tcp/pair.cc:537] Read error [127.0.0.1]:9: Connection reset by peer. This is typically..."
-    with pytest.raises(RunError) as err, distributed.peer_failures():
+    with pytest.raises(RunError) as err, processes.peer_failures():
         raise RuntimeError(gloo)
     assert str(err.value) == (
         "rank 1: lost contact with another training process (Read error [127.0.0.1]:9: Connection reset "
         "by peer); see that process's error above (torchrun restarts the group from the last checkpoint if allowed)"
     )
-    with pytest.raises(RuntimeError, match="shape mismatch"), distributed.peer_failures():
+    with pytest.raises(RuntimeError, match="shape mismatch"), processes.peer_failures():
         raise RuntimeError("shape mismatch")  # not a peer's failure: left as it is
 
 

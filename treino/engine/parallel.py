@@ -1,8 +1,9 @@
-"""Data parallelism on PyTorch's own engine: torchrun (torch.distributed.run) starts one process
-per device, DistributedDataParallel averages the gradients, and this module holds the little
-treino adds around them: joining the process group from torchrun's environment, sharding the
-in-memory batches by rank, one reduction of the losses and metrics per epoch, and agreeing on
-when to stop. The launcher behind `treino train --devices N` lives in treino/launch.py.
+"""Data parallelism inside one process group, as the loop needs it: torchrun (torch.distributed.run)
+starts one process per device, DistributedDataParallel averages the gradients, and this module
+holds the little treino adds around them: sharding the batches by rank, one reduction of the
+losses and metrics per epoch, and agreeing on when to stop. Joining and leaving the process
+group is the run's work (treino/run/processes.py); the launcher behind `treino train --devices N`
+is treino/run/launch.py.
 
 Equivalence with one process: DDP averages the ranks' gradients, and the mean of per-rank
 mean losses is the mean over the global batch only when every rank holds as many rows as the
@@ -14,12 +15,8 @@ pads its indices (by repeating its first rows).
 from __future__ import annotations
 
 import copy
-import os
 from collections.abc import Iterator
-from contextlib import contextmanager
-from datetime import timedelta
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import torch
 import torch.distributed as dist
@@ -28,61 +25,10 @@ from torch.utils.data import DataLoader, DistributedSampler
 
 from treino.batches.source import EVAL_ROWS, Batch, InMemory, Loader, Source
 from treino.engine.callbacks import Callback
-from treino.errors import ConfigError, RunError
+from treino.errors import ConfigError
 
 if TYPE_CHECKING:
-    from treino.engine.loop import TrainState
-
-TIMEOUT_ENV = "TREINO_DIST_TIMEOUT"  # seconds: rendezvous join, store reads and collectives
-DEFAULT_TIMEOUT = 300
-
-
-def timeout_seconds() -> int:
-    """The one timeout of the distributed machinery; TREINO_DIST_TIMEOUT overrides it."""
-    raw = os.environ.get(TIMEOUT_ENV, str(DEFAULT_TIMEOUT))
-    if not raw.isdigit() or int(raw) <= 0:
-        raise ConfigError(f"{TIMEOUT_ENV}={raw!r}: must be a positive number of seconds, e.g. 300")
-    return int(raw)
-
-
-def env_rank() -> int:
-    """This process's global rank as torchrun set it (0 when not under torchrun)."""
-    return int(os.environ.get("RANK", "0"))
-
-
-def env_world() -> int:
-    return int(os.environ.get("WORLD_SIZE", "1"))
-
-
-def under_torchrun() -> bool:
-    return "LOCAL_RANK" in os.environ and "WORLD_SIZE" in os.environ
-
-
-def is_main() -> bool:
-    """Rank 0 alone writes the run folder, the checkpoints and the report, and prints."""
-    return env_rank() == 0
-
-
-def uses_cuda(device: str) -> bool:
-    return device == "cuda" or (device == "auto" and torch.cuda.is_available())
-
-
-def setup(device: str = "auto") -> Group | None:
-    """Join the process group torchrun prepared (gloo on CPU, NCCL on GPU); None when alone."""
-    world = env_world()
-    if world <= 1:
-        return None
-    owned = not dist.is_initialized()  # a user's own script may have joined already: leave it be
-    if owned:
-        local_rank = int(os.environ.get("LOCAL_RANK", "0"))
-        backend = "gloo"
-        if uses_cuda(device):  # untested here (no GPU): one process per GPU, NCCL between them
-            torch.cuda.set_device(local_rank)
-            backend = "nccl"
-        dist.init_process_group(backend, timeout=timedelta(seconds=timeout_seconds()))
-    group = Group(dist.get_rank(), dist.get_world_size())
-    group.owned = owned
-    return group
+    from treino.engine.state import TrainState
 
 
 def current() -> Group | None:
@@ -92,54 +38,13 @@ def current() -> Group | None:
     return Group(dist.get_rank(), dist.get_world_size())
 
 
-def teardown(group: Group | None) -> None:
-    """Leave the process group that setup() joined (not one the user's own code made)."""
-    if group is not None and group.owned and dist.is_initialized():
-        dist.destroy_process_group()
-
-
-def broadcast(obj: Any, group: Group | None) -> Any:
-    """Rank 0's `obj` on every rank (e.g. the checkpoint to resume from)."""
-    if group is None:
-        return obj
-    box = [obj]
-    dist.broadcast_object_list(box, src=0)
-    return box[0]
-
-
-@contextmanager
-def peer_failures() -> Iterator[None]:
-    """A collective that broke because another process died becomes one line, not a traceback."""
-    try:
-        yield
-    except RuntimeError as exc:
-        text = str(exc)
-        if env_world() <= 1 or not any(k in text for k in ("gloo", "NCCL", "Connection")):
-            raise
-        # e.g. "Read error [127.0.0.1]:1234: Connection reset by peer", without gloo's source path
-        detail = text.split("] ", 1)[-1].split(". ")[0]
-        raise RunError(
-            f"rank {env_rank()}: lost contact with another training process ({detail}); see that "
-            f"process's error above (torchrun restarts the group from the last checkpoint if allowed)"
-        ) from None
-
-
-def resume_after_restart(out: str | Path | None, resume: str | Path | None) -> str | Path | None:
-    """After torchrun's elastic restart, rank 0 continues the run folder from its last checkpoint
-    (or from the top when the first attempt died before one); the others get it broadcast."""
-    restarted = int(os.environ.get("TORCHELASTIC_RESTART_COUNT", "0")) > 0
-    if resume is not None or out is None or not restarted or not is_main():
-        return resume
-    return out if (Path(out) / "config.yaml").is_file() else None
-
-
 class Group:
     """This process's place among the data-parallel processes, and what the loop asks of them."""
 
     def __init__(self, rank: int, world: int) -> None:
         self.rank, self.world = rank, world
         self.ddp: nn.Module | None = None
-        self.owned = False  # True when setup() initialized the process group
+        self.owned = False  # True when treino.run.processes.setup() initialized the process group
 
     @property
     def main(self) -> bool:

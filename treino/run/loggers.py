@@ -13,15 +13,15 @@ from typing import Any
 
 from treino.config import Config, MlflowConfig
 from treino.engine.callbacks import Callback
-from treino.engine.loop import TrainState
+from treino.engine.state import TrainState
 from treino.errors import ConfigError
 
 
 def build(cfg: Config, run_dir: Path) -> list[Callback]:
     """The loggers the config asks for (none on ranks other than 0 of a distributed run)."""
-    from treino.engine import parallel as distributed
+    from treino.run import processes
 
-    if not distributed.is_main():
+    if not processes.is_main():
         return []
     out: list[Callback] = []
     if cfg.log.tensorboard:

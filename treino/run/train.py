@@ -16,14 +16,13 @@ from torch import nn
 from treino import config as C
 from treino import files
 from treino.engine import metrics as M
-from treino.engine import parallel as distributed
 from treino.engine.callbacks import Callback, EarlyStopping, ProgressBar
 from treino.engine.checkpoint import Checkpoint
 from treino.engine.checkpoint import load as load_checkpoint
 from treino.engine.loop import evaluate, fit, resolve_device
 from treino.report import diagnosis
 from treino.run import folder as rundir
-from treino.run import loggers, predictions
+from treino.run import loggers, predictions, processes
 from treino.run.assemble import assemble
 from treino.run.resume import check_resume_args, resume_point
 from treino.run.signals import Interrupted, SignalGuard
@@ -75,11 +74,11 @@ def train(
     """
     started = time.perf_counter()
     check_resume_args(config, out, resume)
-    resume = distributed.resume_after_restart(out, resume)  # torchrun restarted a dead worker
+    resume = processes.resume_after_restart(out, resume)  # torchrun restarted a dead worker
     cfg = C.load(config, overrides) if resume is None else None
     run_dir = Path(resume or out or rundir.default_dir(cfg.name))  # type: ignore[union-attr]
     with SignalGuard() as signals:
-        if not distributed.is_main():  # under torchrun: rank 0 alone owns the folder and prints
+        if not processes.is_main():  # under torchrun: rank 0 alone owns the folder and prints
             cfg = cfg or C.load(run_dir / "config.yaml", overrides)
             return _train(cfg, run_dir, None, signals, started, True, callbacks)
         # the lock first: a second trainer on this folder is refused before it reads or writes
@@ -116,11 +115,11 @@ def _train(
 
     if cfg.tune:
         say("note: the config's tune section is used by treino tune only; ignored here", quiet)
-    main = distributed.is_main()
+    main = processes.is_main()
     if main:
         files.write_text(run_dir / "config.yaml", cfg.to_yaml())
-    group = distributed.setup(cfg.train.device)  # joins torchrun's processes; None when alone
-    ckpt = distributed.broadcast(ckpt, group)  # rank 0 read it: every rank resumes the same
+    group = processes.setup(cfg.train.device)  # joins torchrun's processes; None when alone
+    ckpt = processes.broadcast(ckpt, group)  # rank 0 read it: every rank resumes the same
 
     parts = assemble(cfg, ckpt, say=lambda message: say(message, quiet))
     data, info, task, model, loss_fn = parts.data, parts.info, parts.task, parts.model, parts.loss_fn
@@ -141,7 +140,7 @@ def _train(
         clip_grad=cfg.train.clip_grad, schedule=parts.schedule, device=cfg.train.device,
         seed=cfg.seed, resume=ckpt, threads=cfg.train.threads, compile=cfg.train.compile,
     )  # fmt: skip
-    distributed.teardown(group)
+    processes.teardown(group)
     if not main:  # training was the shared work; rank 0 evaluates and writes alone
         return Run(run_dir, cfg, history.frame(), {"status": history.status, "stop_reason": ""}, model)
     status = _settle(history, model, cfg, run_dir, signals)
