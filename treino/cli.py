@@ -1,6 +1,8 @@
-"""The command line: parse, call one library function, map TreinoError to one line + exit 2."""
+"""The command line: parse, call one library function, map TreinoError to one line + exit 2.
 
-from __future__ import annotations
+Each option is declared once below (its flag, type and help) and named in every command that
+takes it; where commands word an option's help differently, the declaration takes the words.
+"""
 
 import os
 import sys
@@ -22,21 +24,57 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
+ConfigArg = Annotated[Optional[Path], typer.Argument(help="A YAML config (optional).")]
+RunArg = Annotated[Path, typer.Argument(help="A run folder.")]
+Data = Annotated[Optional[str], typer.Option(help="A table/image path or a built-in dataset name.")]
+Target = Annotated[Optional[str], typer.Option(help="The column to predict.")]
+TrustCode = Annotated[
+    bool, typer.Option("--trust-code", help="Allow a custom model class (imports its module).")
+]
 
-def _guarded(fn: Callable[[], Any]) -> Any:
-    """Run `fn`; a TreinoError becomes `error: ...` on stderr and its exit code."""
+
+def Set(help: str) -> Any:
+    """--set KEY=VALUE, repeatable."""
+    return Annotated[Optional[list[str]], typer.Option("--set", help=help)]
+
+
+def Out(help: str) -> Any:
+    """--out DIR, the folder a command writes."""
+    return Annotated[Optional[Path], typer.Option(help=help)]
+
+
+def Quiet(help: str) -> Any:
+    """-q / --quiet."""
+    return Annotated[bool, typer.Option("--quiet", "-q", help=help)]
+
+
+def _guarded(fn: Callable[[], Any]) -> None:
+    """Run `fn`; a TreinoError becomes `error: ...` on stderr and its exit code, as does a
+    non-zero code that `fn` returns."""
     from treino.errors import TreinoError
 
     try:
-        return fn()
+        code = fn()
     except TreinoError as exc:
         if os.environ.get("TREINO_DEBUG") == "1":
             raise
         print(f"error: {exc}", file=sys.stderr)
         raise typer.Exit(exc.exit_code) from None
-    except KeyboardInterrupt as exc:  # a signal that ended the command at once (treino.run.guard)
+    except KeyboardInterrupt as exc:  # a signal that ended the command at once (treino.run.signals)
         print(f"error: {getattr(exc, 'message', 'interrupted')}", file=sys.stderr)
         raise typer.Exit(getattr(exc, "exit_code", 130)) from None
+    if code:
+        raise typer.Exit(code)
+
+
+def _overrides(set_: list[str] | None, data: str | None = None, target: str | None = None) -> list[str]:
+    """--set items, then --data and --target as the overrides they stand for."""
+    overrides = list(set_ or [])
+    if data is not None:
+        overrides.append(_verbatim("data.source", data))
+    if target is not None:
+        overrides.append(_verbatim("data.target", target))
+    return overrides
 
 
 def _verbatim(key: str, value: str) -> str:
@@ -49,22 +87,18 @@ def _verbatim(key: str, value: str) -> str:
 
 @app.command()
 def train(
-    config: Annotated[Optional[Path], typer.Argument(help="A YAML config (optional).")] = None,
-    data: Annotated[
-        Optional[str], typer.Option(help="A table/image path or a built-in dataset name.")
-    ] = None,
-    target: Annotated[Optional[str], typer.Option(help="The column to predict.")] = None,
-    set_: Annotated[
-        Optional[list[str]], typer.Option("--set", help="KEY=VALUE override, e.g. optimizer.lr=0.01.")
-    ] = None,
-    out: Annotated[Optional[Path], typer.Option(help="The run folder (default runs/<name>-<time>).")] = None,
+    config: ConfigArg = None,
+    data: Data = None,
+    target: Target = None,
+    set_: Set("KEY=VALUE override, e.g. optimizer.lr=0.01.") = None,
+    out: Out("The run folder (default runs/<name>-<time>).") = None,
     resume: Annotated[
         Optional[Path], typer.Option(help="Continue this run from its last checkpoint.")
     ] = None,
     print_config: Annotated[
         bool, typer.Option("--print-config", help="Print the resolved config and exit.")
     ] = False,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or summary.")] = False,
+    quiet: Quiet("No progress bar or summary.") = False,
     devices: Annotated[
         Optional[int],
         typer.Option(help="Data-parallel processes on this machine (one per GPU), started with torchrun."),
@@ -76,42 +110,20 @@ def train(
     ] = None,
 ) -> None:
     """Train a model and write its run folder (config, history, metrics, model, report)."""
-    overrides = list(set_ or [])
-    if data is not None:
-        overrides.append(_verbatim("data.source", data))
-    if target is not None:
-        overrides.append(_verbatim("data.target", target))
+    overrides = _overrides(set_, data, target)
 
     def go() -> int:
-        from treino import config as C
-
         if print_config:
+            from treino import config as C
+
             print(C.load(config, overrides).to_yaml(), end="")
             return 0
-        if devices is not None or nodes > 1 or master is not None:
-            from treino.run.launch import launch
+        from treino.run.launch import start
 
-            return launch(
-                config, overrides, out=out, resume=resume, quiet=quiet,
-                devices=devices, nodes=nodes, node_rank=node_rank, master=master,
-            )  # fmt: skip
-        from treino.engine.parallel import is_main, peer_failures
-        from treino.run.train import train as run_train
+        return start(config, overrides, out=out, resume=resume, quiet=quiet,
+                     devices=devices, nodes=nodes, node_rank=node_rank, master=master)  # fmt: skip
 
-        with peer_failures():
-            run = run_train(config, overrides, out=out, resume=resume, quiet=quiet)
-        if run.status == "diverged" and is_main():  # under torchrun, rank 0 alone says it
-            from treino.errors import DivergedError
-
-            raise DivergedError(
-                f"training diverged: {run.metrics['stop_reason']}; lower optimizer.lr "
-                f"(or check the inputs are scaled); the run folder is {run.dir}"
-            )
-        return run.exit_code
-
-    code = _guarded(go)
-    if code:
-        raise typer.Exit(code)
+    _guarded(go)
 
 
 @app.command()
@@ -130,7 +142,7 @@ def datasets() -> None:
 
 
 @app.command()
-def report(run: Annotated[Path, typer.Argument(help="A run folder.")]) -> None:
+def report(run: RunArg) -> None:
     """Rebuild the plots and report.html of a run from its folder alone."""
 
     def go() -> None:
@@ -143,28 +155,18 @@ def report(run: Annotated[Path, typer.Argument(help="A run folder.")]) -> None:
 
 @app.command("lr-find")
 def lr_find(
-    config: Annotated[Optional[Path], typer.Argument(help="A YAML config (optional).")] = None,
-    data: Annotated[
-        Optional[str], typer.Option(help="A table/image path or a built-in dataset name.")
-    ] = None,
-    target: Annotated[Optional[str], typer.Option(help="The column to predict.")] = None,
-    set_: Annotated[
-        Optional[list[str]], typer.Option("--set", help="KEY=VALUE override, e.g. optimizer.name=sgd.")
-    ] = None,
-    out: Annotated[
-        Optional[Path], typer.Option(help="Where to write the sweep (default runs/<name>-lrfind-<time>).")
-    ] = None,
+    config: ConfigArg = None,
+    data: Data = None,
+    target: Target = None,
+    set_: Set("KEY=VALUE override, e.g. optimizer.name=sgd.") = None,
+    out: Out("Where to write the sweep (default runs/<name>-lrfind-<time>).") = None,
     iterations: Annotated[int, typer.Option(help="Steps of the sweep.")] = 200,
     start_lr: Annotated[float, typer.Option(help="The first learning rate.")] = 1e-7,
     end_lr: Annotated[float, typer.Option(help="The last learning rate.")] = 10.0,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only the config path.")] = False,
+    quiet: Quiet("Print only the config path.") = False,
 ) -> None:
     """Sweep the learning rate exponentially; plot the loss; write a config with the suggested rate."""
-    overrides = list(set_ or [])
-    if data is not None:
-        overrides.append(_verbatim("data.source", data))
-    if target is not None:
-        overrides.append(_verbatim("data.target", target))
+    overrides = _overrides(set_, data, target)
 
     def go() -> None:
         from treino.run.lrfind import lr_find as find
@@ -188,18 +190,15 @@ def predict(
     id_: Annotated[
         Optional[str], typer.Option("--id", help="Copy this input column into the output.")
     ] = None,
-    trust_code: Annotated[
-        bool, typer.Option("--trust-code", help="Allow a custom model class (imports its module).")
-    ] = False,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No notes on stderr.")] = False,
+    trust_code: TrustCode = False,
+    quiet: Quiet("No notes on stderr.") = False,
 ) -> None:
     """Predict with a trained model: row id, prediction (class name or value), class probabilities."""
 
     def go() -> None:
         from treino.serve.predict import load
 
-        predictor = load(run, trust_code=trust_code, quiet=quiet)
-        rows = predictor.predict_file(input, output, id_column=id_)
+        rows = load(run, trust_code=trust_code, quiet=quiet).predict_file(input, output, id_column=id_)
         if output is not None and not quiet:
             print(f"wrote {rows} predictions to {output}", file=sys.stderr)
 
@@ -208,14 +207,12 @@ def predict(
 
 @app.command()
 def evaluate(
-    run: Annotated[Path, typer.Argument(help="A run folder.")],
+    run: RunArg,
     data: Annotated[
         Optional[str],
         typer.Option(help="A labeled table/image folder or built-in name (default: the run's test split)."),
     ] = None,
-    trust_code: Annotated[
-        bool, typer.Option("--trust-code", help="Allow a custom model class (imports its module).")
-    ] = False,
+    trust_code: TrustCode = False,
 ) -> None:
     """Every metric of the task, with the confusion matrix; written to the run folder."""
 
@@ -230,7 +227,7 @@ def evaluate(
 
 @app.command()
 def export(
-    run: Annotated[Path, typer.Argument(help="A run folder.")],
+    run: RunArg,
     format: Annotated[str, typer.Option("--format", help="onnx, or pt2 (a torch.export program).")] = "onnx",
     with_preprocessing: Annotated[
         bool,
@@ -239,18 +236,15 @@ def export(
         ),
     ] = False,
     output: Annotated[Optional[Path], typer.Option(help="The file (default: in the run folder).")] = None,
-    trust_code: Annotated[
-        bool, typer.Option("--trust-code", help="Allow a custom model class (imports its module).")
-    ] = False,
+    trust_code: TrustCode = False,
 ) -> None:
     """Export the model (ONNX, dynamic batch) and check it against PyTorch with onnxruntime."""
 
     def go() -> None:
         from treino.serve.export import export as run_export
 
-        result = run_export(
-            run, format, with_preprocessing=with_preprocessing, output=output, trust_code=trust_code
-        )
+        result = run_export(run, format, with_preprocessing=with_preprocessing, output=output,
+                            trust_code=trust_code)  # fmt: skip
         print(result.summary())
 
     _guarded(go)
@@ -270,22 +264,20 @@ def compare(
             help="A ready lesson: batch-regimes, optimizers, learning-rates, dropout, regularization, init."
         ),
     ] = None,
-    set_: Annotated[Optional[list[str]], typer.Option("--set", help="KEY=VALUE for every variant.")] = None,
-    out: Annotated[
-        Optional[Path], typer.Option(help="The folder (default runs/compare-<name>-<time>).")
-    ] = None,
+    set_: Set("KEY=VALUE for every variant.") = None,
+    out: Out("The folder (default runs/compare-<name>-<time>).") = None,
     jobs: Annotated[
         Optional[int], typer.Option(help="Runs at a time (default: 1 on <= 2 cores or a GPU).")
     ] = None,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress lines.")] = False,
+    quiet: Quiet("No progress lines.") = False,
 ) -> None:
     """Train variants of a config side by side; write summary.csv, curves and compare.html."""
 
     def go() -> int:
-        from treino.errors import ConfigError
-
         if lesson is not None:
             if config is not None or vary:
+                from treino.errors import ConfigError
+
                 raise ConfigError(
                     f"--lesson {lesson}: brings its own config and variants; drop CONFIG and --vary"
                 )
@@ -301,23 +293,21 @@ def compare(
         print(result.page)
         return 130 if result.interrupted else 0
 
-    code = _guarded(go)
-    if code:
-        raise typer.Exit(code)
+    _guarded(go)
 
 
 @app.command()
 def tune(
     config: Annotated[Path, typer.Argument(help="A YAML config with a tune section.")],
     trials: Annotated[int, typer.Option(help="Trials to add to the study.")] = 20,
-    out: Annotated[Optional[Path], typer.Option(help="The tune folder (default runs/tune-<name>).")] = None,
+    out: Out("The tune folder (default runs/tune-<name>).") = None,
     timeout: Annotated[Optional[float], typer.Option(help="Stop starting trials after S seconds.")] = None,
     jobs: Annotated[int, typer.Option(help="Parallel trial processes sharing the study.")] = 1,
     metric: Annotated[
         Optional[str], typer.Option(help="val_<metric> to optimize (default: the early-stopping monitor).")
     ] = None,
-    set_: Annotated[Optional[list[str]], typer.Option("--set", help="KEY=VALUE override.")] = None,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress lines.")] = False,
+    set_: Set("KEY=VALUE override.") = None,
+    quiet: Quiet("No progress lines.") = False,
 ) -> None:
     """Search the config's tune section with Optuna; again with the same --out adds trials."""
 

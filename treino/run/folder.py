@@ -25,6 +25,7 @@ OutKind = Literal["run", "comparison", "study", "sweep"]
 
 
 def default_dir(name: str) -> Path:
+    """runs/<name>-<date>-<time, to the millisecond>: a new folder for each run."""
     return Path("runs") / f"{name}-{datetime.now().strftime('%Y%m%d-%H%M%S-%f')[:-3]}"
 
 

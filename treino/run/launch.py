@@ -5,7 +5,8 @@ running `python -m treino train ...` as it would run under an external torchrun.
 Everything that can fail before a process starts is checked here, in the launching process,
 and every failure afterwards is turned into one line: a port in use, a rendezvous that times
 out, a worker that died (after torchrun's elastic restarts, which resume from the last
-checkpoint).
+checkpoint). `start()` is what `treino train` calls: it trains in this process unless
+processes were asked for.
 """
 
 from __future__ import annotations
@@ -18,11 +19,46 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from treino.engine import parallel as distributed
-from treino.errors import ConfigError, RunError
+from treino.errors import ConfigError, DivergedError, RunError
+from treino.run import processes
 
 RESTARTS_ENV = "TREINO_MAX_RESTARTS"  # elastic restarts of a failed worker group
 DEFAULT_RESTARTS = 2
+
+
+def start(
+    config: str | Path | None,
+    overrides: list[str],
+    *,
+    out: str | Path | None = None,
+    resume: str | Path | None = None,
+    quiet: bool = False,
+    devices: int | None = None,
+    nodes: int = 1,
+    node_rank: int = 0,
+    master: str | None = None,
+) -> int:
+    """`treino train`: in this process, or on the processes that `devices` / `nodes` ask for.
+
+    Returns the exit code (0 done, 3 diverged, 130 interrupted); a diverged run in this
+    process is a DivergedError that names the run folder.
+
+    Example:
+        >>> start(None, ["data.source=iris"], out="runs/iris")
+    """
+    if devices is not None or nodes > 1 or master is not None:
+        return launch(config, overrides, out=out, resume=resume, quiet=quiet, devices=devices,
+                      nodes=nodes, node_rank=node_rank, master=master)  # fmt: skip
+    from treino.run.train import train
+
+    with processes.peer_failures():
+        run = train(config, overrides, out=out, resume=resume, quiet=quiet)
+    if run.status == "diverged" and processes.is_main():  # under torchrun, rank 0 alone says it
+        raise DivergedError(
+            f"training diverged: {run.metrics['stop_reason']}; lower optimizer.lr "
+            f"(or check the inputs are scaled); the run folder is {run.dir}"
+        )
+    return run.exit_code
 
 
 def launch(
@@ -47,7 +83,7 @@ def launch(
     from treino import config as C
     from treino.run import folder as rundir
 
-    if distributed.under_torchrun():
+    if processes.under_torchrun():
         raise ConfigError(
             "--devices/--nodes: this treino already runs under torchrun (WORLD_SIZE is set); "
             "drop those options and let torchrun start the processes"
@@ -68,7 +104,7 @@ def launch(
     host, port = _endpoint(master, nodes)
     if node_rank == 0 and port:
         _check_port_free(host, port)
-    timeout = distributed.timeout_seconds()
+    timeout = processes.timeout_seconds()
     args = [
         f"--nnodes={nodes}", f"--nproc-per-node={devices}", "--rdzv-backend=c10d",
         f"--rdzv-endpoint={host}:{port}", "--rdzv-id=treino",
@@ -80,7 +116,7 @@ def launch(
     # Workers get a fresh store per rendezvous round: a shared one hands restarted workers the
     # dead ones' addresses (pytorch/pytorch#135712), and the elastic restart then fails.
     os.environ.setdefault("TORCH_DISABLE_SHARE_RDZV_TCP_STORE", "1")
-    if not distributed.uses_cuda(cfg.train.device) and "OMP_NUM_THREADS" not in os.environ:
+    if not processes.uses_cuda(cfg.train.device) and "OMP_NUM_THREADS" not in os.environ:
         # on CPU a process per group of cores (torchrun would leave each one a single thread)
         os.environ["OMP_NUM_THREADS"] = str(max(1, (os.cpu_count() or 1) // devices))
     return _run(args, f"{host}:{port}", nodes, timeout, str(resume or out))
@@ -107,13 +143,13 @@ def _check_devices(devices: int, device: str) -> None:
     gpus = torch.cuda.device_count()
     if device == "cuda" and gpus == 0:
         raise ConfigError("train.device cuda: no GPU is visible here; set train.device auto or cpu")
-    if distributed.uses_cuda(device) and devices > gpus:
+    if processes.uses_cuda(device) and devices > gpus:
         raise ConfigError(
             f"--devices {devices}: only {gpus} GPU(s) here, and treino runs one process per GPU; "
             f"use --devices {gpus} or fewer (or train.device cpu)"
         )
     cores = os.cpu_count() or 1
-    if not distributed.uses_cuda(device) and devices > cores:
+    if not processes.uses_cuda(device) and devices > cores:
         raise ConfigError(
             f"--devices {devices}: on CPU each process needs at least one core and there are {cores}; "
             f"use --devices {cores} or fewer"
@@ -186,7 +222,7 @@ def _run(args: list[str], endpoint: str, nodes: int, timeout: int, folder: str) 
         raise RunError(
             f"--master {endpoint}: the rendezvous timed out after {timeout}s before all {nodes} nodes "
             f"joined; start every node with the same --master and --nodes (or raise "
-            f"{distributed.TIMEOUT_ENV})"
+            f"{processes.TIMEOUT_ENV})"
         ) from None
     except RendezvousConnectionError:
         raise RunError(
