@@ -215,3 +215,10 @@ def test_a_checkpoint_keyed_by_class_name_alone_still_restores():
     first, second = Tally(1), Tally(10)
     treino.fit(nn.Linear(1, 1), data, loss="mse", epochs=3, callbacks=[first, second], resume=keep.ckpt)
     assert (first.total, second.total) == (6, 10)
+
+
+@pytest.mark.parametrize("lr", [0.0, -0.1, float("nan")])
+def test_fit_refuses_a_learning_rate_that_is_not_positive(lr):
+    """After the engine stopped building pydantic configs, lr=0 reached torch's own bare error."""
+    with pytest.raises(ValueError, match=r"^lr .*: must be a positive number, e\.g\. 0\.001$"):
+        treino.fit(torch.nn.Linear(2, 1), (torch.randn(8, 2), torch.randn(8)), loss="mse", lr=lr, epochs=1)

@@ -311,6 +311,8 @@ def _optimizer(
     optimizer: str | torch.optim.Optimizer, model: nn.Module, lr: float | None
 ) -> torch.optim.Optimizer:
     """An optimizer name built over the model's parameters; a torch optimizer checked to hold them."""
+    if lr is not None and not lr > 0:  # torch would say only "Invalid learning rate"
+        raise ValueError(f"lr {lr}: must be a positive number, e.g. 0.001")
     if isinstance(optimizer, str):
         return optimizers.build(optimizer, model, lr=lr)
     own = {id(p) for p in model.parameters()}
