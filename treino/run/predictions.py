@@ -12,8 +12,8 @@ import pandas as pd
 import torch
 from torch import nn
 
-from treino.batches.source import InMemory
-from treino.engine.loop import predict
+from treino.batches.source import EVAL_ROWS
+from treino.engine.loop import forward_rows, predict
 from treino.tasks import TaskName, predict_labels, probabilities
 
 CURVE_POINTS = 200  # points of the fitted line/curve of a one-feature regression
@@ -54,9 +54,8 @@ def write(run_dir: Path, model: nn.Module, data: Any, task: TaskName, device: to
 
 
 def _outputs(model: nn.Module, x: torch.Tensor, device: torch.device) -> torch.Tensor:
-    source = InMemory(x, torch.zeros(len(x)), None)
-    outputs, _ = predict(model, source, device)
-    return outputs.float().cpu()
+    """Outputs of in-memory rows, EVAL_ROWS per pass as validation runs them (same float results)."""
+    return forward_rows(model, x, device, EVAL_ROWS)
 
 
 def _regression_columns(

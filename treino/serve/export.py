@@ -18,7 +18,7 @@ import pandas as pd
 import torch
 
 from treino.errors import ModelError
-from treino.serve.predict import Predictor, load
+from treino.serve.predict import Predictor, as_tensor, load
 
 FORMATS = ("onnx", "pt2")
 TOLERANCE = 1e-4  # largest |onnxruntime - PyTorch| output difference accepted
@@ -105,7 +105,7 @@ def export(
 def _export_program(p: Predictor, path: Path) -> ExportResult:
     """torch.export's ExportedProgram (batch axis dynamic), saved, reloaded and compared."""
     _, features = _samples(p)
-    x = _tensor(features)
+    x = as_tensor(features)
     with _hushed():
         try:
             program = torch.export.export(
@@ -159,7 +159,7 @@ def _hushed() -> Iterator[None]:
 
 def _export_plain(p: Predictor, example: Any, path: Path) -> str:
     """torch.export-based ONNX export; the TorchScript exporter where torch.export fails."""
-    x = _tensor(example)
+    x = as_tensor(example)
     model = p.model.cpu().eval()
     path.parent.mkdir(parents=True, exist_ok=True)
     with _hushed():
@@ -185,15 +185,9 @@ def _export_plain(p: Predictor, example: Any, path: Path) -> str:
         return "torchscript"
 
 
-def _tensor(x: Any) -> torch.Tensor:
-    if hasattr(x, "toarray"):  # scipy sparse TF-IDF: the graph takes dense rows
-        x = x.toarray()
-    x = np.ascontiguousarray(x)
-    return torch.from_numpy(x if x.dtype == np.int64 else x.astype(np.float32))
-
-
 def _numpy(x: Any) -> np.ndarray:
-    return _tensor(x).numpy()
+    """Features as the graph takes them: dense rows (scipy TF-IDF made dense), token ids as int64."""
+    return as_tensor(x).numpy()
 
 
 def _describe(model: Any, p: Predictor, with_preprocessing: bool) -> None:

@@ -17,7 +17,8 @@ from torch import nn
 from treino import config as C
 from treino import files
 from treino.data.info import DataInfo
-from treino.errors import ConfigError, DataError, RunError
+from treino.engine.loop import forward_rows, resolve_device
+from treino.errors import DataError, RunError
 from treino.run import folder as rundir
 from treino.serve.inputs import Chunk, image_chunks, npz_inputs, table_chunks
 from treino.tasks import predict_labels, probabilities
@@ -122,14 +123,9 @@ class Predictor:
 
     def outputs(self, features: Any) -> torch.Tensor:
         """Model outputs (logits or values) for already preprocessed features, FORWARD_ROWS at a time."""
-        outs = []
-        with torch.inference_mode():
-            for start in range(0, features.shape[0], FORWARD_ROWS):
-                x = _tensor(features[start : start + FORWARD_ROWS]).to(self.device)
-                outs.append(self.model(x).float().cpu())
-        if not outs:
+        if not features.shape[0]:
             return torch.empty(0, self.info.n_outputs)
-        return torch.cat(outs)
+        return forward_rows(self.model, features, self.device, FORWARD_ROWS, as_tensor)
 
     def chunks(
         self, data: Any, id_column: str | None = None, chunk_rows: int = CHUNK_ROWS, sparse: bool = False
@@ -137,11 +133,13 @@ class Predictor:
         """The input, preprocessed, in chunks of at most `chunk_rows` (ids + features + raw targets);
         with `sparse`, TF-IDF features stay a scipy CSR matrix (`outputs` takes either)."""
         if isinstance(data, str | Path) and Path(data).suffix.lower() == ".npz" and Path(data).is_file():
-            data = npz_inputs(Path(data).expanduser(), self)
+            data = npz_inputs(Path(data).expanduser(), self.preprocessing, self.info.kind)
         if self.info.kind == "image":
             yield from image_chunks(data, self.preprocessing, self.info.targets, chunk_rows, self._say)
         else:
-            yield from table_chunks(data, self, id_column, chunk_rows, self._say, sparse)
+            yield from table_chunks(
+                data, self.preprocessing, self.info.targets, id_column, chunk_rows, self._say, sparse
+            )
 
     def _run(
         self, data: Any, id_column: str | None = None, chunk_rows: int = CHUNK_ROWS
@@ -177,7 +175,7 @@ class Predictor:
             print(message, file=sys.stderr)
 
 
-def _tensor(x: Any) -> torch.Tensor:
+def as_tensor(x: Any) -> torch.Tensor:
     """A forward-pass batch from numpy, a tensor, or a scipy sparse matrix (made dense, as the
     training batches were: every model kind takes it, and the outputs match training's)."""
     if isinstance(x, torch.Tensor):
@@ -208,7 +206,9 @@ def load(
     """
     from treino import models
 
-    target = _device(device)
+    # auto = the GPU when one is visible; cuda without one is a one-line error, not torch's assert
+    no_gpu = "use device='cpu' (or 'auto': the GPU when there is one)"
+    target = resolve_device(device, caller="treino.load: ", fix=no_gpu)
     folder = find_bundle(run_dir)
     meta = rundir.load_meta(folder)
     cfg = C.validate(files.read_json(folder / "config.json"), where=str(folder / "config.json"))
@@ -242,22 +242,3 @@ def load(
         ) from None
     model.to(target).eval()
     return Predictor(model, cfg, info, prep, meta, folder, target, quiet)
-
-
-def _device(device: str) -> torch.device:
-    """load()'s device: auto is the GPU when one is visible; cuda without one is a one-line error
-    (torch asserts 'not compiled with CUDA' deep in model.to())."""
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        target = torch.device(device)
-    except RuntimeError:
-        raise ConfigError(
-            f"treino.load: device '{device}' is not a device; use device='cpu', 'cuda' or 'auto'"
-        ) from None
-    if target.type == "cuda" and not torch.cuda.is_available():
-        raise ConfigError(
-            f"treino.load: device '{device}': no GPU is visible here; use device='cpu' "
-            f"(or 'auto': the GPU when there is one)"
-        )
-    return target
