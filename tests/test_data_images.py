@@ -162,3 +162,35 @@ def test_train_and_test_folders_still_get_a_validation_split(tmp_path):
     _shapes_folder(tmp_path / "d" / "test", n=3)
     sizes = _load(tmp_path / "d").info.sizes
     assert sizes["test"] == 6 and sizes["val"] > 0 and sizes["train"] + sizes["val"] == 20
+
+
+@pytest.mark.parametrize("channels", [1, 3])
+def test_training_lazy_reading_and_prediction_decode_every_image_alike(tmp_path, channels):
+    # one decoder for all three: prediction must never convert or resize differently from training
+    from treino.config import ImageConfig
+    from treino.data.images import decode
+    from treino.data.lazy_images import ImageFiles
+    from treino.serve.inputs import _read_image
+
+    rng = np.random.default_rng(0)
+    paths = []
+    for i, (mode, size) in enumerate([("RGB", (13, 9)), ("L", (7, 11)), ("P", (10, 10)), ("I;16", (6, 8))]):
+        pixels = rng.integers(0, 65535 if mode == "I;16" else 255, (size[1], size[0], 3), dtype=np.int64)
+        if mode == "RGB":
+            img = Image.fromarray(pixels.astype(np.uint8), "RGB")
+        elif mode == "P":
+            img = Image.fromarray(pixels.astype(np.uint8), "RGB").convert("P")
+        elif mode == "L":
+            img = Image.fromarray(pixels[..., 0].astype(np.uint8), "L")
+        else:
+            img = Image.fromarray(pixels[..., 0].astype(np.uint16))
+        paths.append(tmp_path / f"{i}.png")
+        img.save(paths[-1])
+    cfg = ImageConfig(channels=channels, size=[5, 6])
+    trained = decode(paths, np.zeros(len(paths), dtype=np.int64), ["a"], cfg, str(tmp_path)).x
+    shape = (channels, 5, 6)
+    c = torch.zeros(channels)
+    lazy = ImageFiles([str(p) for p in paths], torch.zeros(len(paths)), shape, True, c, c + 1)
+    assert torch.equal(lazy.__getitems__(list(range(len(paths))))[0], torch.from_numpy(trained))
+    predicted = np.stack([_read_image(p, shape)[0] for p in paths])
+    assert predicted.dtype == np.float32 and np.array_equal(predicted, trained)

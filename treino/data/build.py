@@ -103,7 +103,9 @@ def _encode_target(
     return labels.map(index).to_numpy(dtype=np.int64, copy=True), [str(v) for v in ordered]
 
 
-def choose_task(cfg: DataConfig, raw: Table, target: list[str], frame: pd.DataFrame) -> tuple[str, str | None]:
+def choose_task(
+    cfg: DataConfig, raw: Table, target: list[str], frame: pd.DataFrame
+) -> tuple[str, str | None]:
     """The task, and a note when it was inferred from the target's values."""
     if cfg.task != "auto":
         return cfg.task, None

@@ -4,29 +4,20 @@ arrays -> float32 (N, C, H, W) in [0, 1], resized and converted to the asked cha
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-import torch
 
 from treino.config import ImageConfig
 from treino.data.builtin import Images, Table
+from treino.data.decode import READ_ERRORS, channels_of, fit_arrays, is_image, pixels, to_nchw, unreadable
 from treino.data.idx import read_idx_folder
+from treino.data.lazy_images import LazyImages, decoded_bytes, scan
 from treino.errors import DataError
 
-if TYPE_CHECKING:
-    from treino.data.lazy_images import LazyImages
-
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
-GRAY_MODES = {"1", "L", "LA", "I", "I;16", "F"}
 # train/ rows are free (-1): the splits a folder lacks (val, or test) are drawn from them, as from any
 # source; val/ and test/ rows are fixed there
 SPLIT_FOLDERS = {"train": -1, "val": 1, "valid": 1, "validation": 1, "test": 2}
-
-
-def is_image(path: Path) -> bool:
-    return path.suffix.lower() in IMAGE_SUFFIXES
 
 
 def read_folder(folder: Path, cfg: ImageConfig, budget: int | None = None) -> Images | LazyImages | Table:
@@ -73,8 +64,6 @@ def _images(
     budget: int | None,
 ) -> Images | LazyImages:  # fmt: skip
     """Decoded, or left on disk (headers read) when decoding would take more than `budget` bytes."""
-    from treino.data.lazy_images import decoded_bytes, scan
-
     if budget is not None and decoded_bytes(paths, cfg) > budget:
         return scan(paths, labels, classes, cfg, where)
     return decode(paths, labels, classes, cfg, where)
@@ -113,8 +102,6 @@ def _lazy_split_folders(
 ) -> LazyImages | None:
     """train/val/test subfolders of class folders whose images, all together, are over `budget`
     decoded: their headers read; None when they fit (or are not all image folders)."""
-    from treino.data.lazy_images import decoded_bytes, scan
-
     if budget is None:
         return None
     listed = [(p, _class_files(sorted(c for c in p.iterdir() if c.is_dir() and not c.name.startswith("."))))
@@ -142,31 +129,10 @@ def _text_folder(folder: Path, texts: dict[str, list[Path]]) -> Table:
     return Table(pd.DataFrame(rows, columns=["text", "label"]), ["label"])
 
 
-def reason(exc: BaseException) -> str:
-    """Why Pillow could not read a file, without the path it repeats."""
-    return str(exc).split(" '")[0] if str(exc) else type(exc).__name__
-
-
-def unreadable(path: Path, exc: BaseException) -> DataError:
-    """The error for an image Pillow cannot open, with the fix."""
-    return DataError(
-        f"{path}: cannot read this image ({reason(exc)}); remove it or set data.image.skip_bad: true"
-    )
-
-
-def eight_bit(img: Any) -> Any:
-    """A 16-bit grayscale image as 8-bit levels: Pillow's convert() clips it at 255 (all white)."""
-    if not img.mode.startswith("I;16"):
-        return img
-    from PIL import Image
-
-    return Image.fromarray((np.asarray(img, dtype=np.float32) / 257).round().astype(np.uint8), "L")
-
-
 def decode(paths: list[Path], labels: np.ndarray, classes: list[str], cfg: ImageConfig, where: str) -> Images:
     """Decode image files with Pillow: resized to cfg.size, in cfg.channels, scaled to [0, 1].
     An unreadable file is an error naming it, or skipped (counted) with cfg.skip_bad."""
-    from PIL import Image, UnidentifiedImageError
+    from PIL import Image
 
     arrays, keep, bad, modes = [], [], [], set()
     for i, path in enumerate(paths):
@@ -175,26 +141,24 @@ def decode(paths: list[Path], labels: np.ndarray, classes: list[str], cfg: Image
                 img.load()
                 modes.add(img.mode)
                 arrays.append((i, img.copy()))
-        except (UnidentifiedImageError, OSError, ValueError) as exc:
+        except READ_ERRORS as exc:
             if not cfg.skip_bad:
                 raise unreadable(path, exc) from None
             bad.append(path)
-    channels = cfg.channels if cfg.channels != "auto" else (1 if modes <= GRAY_MODES else 3)
+    channels = channels_of(modes, cfg.channels)  # auto: known once every file is open
     sizes: dict[tuple[int, int], Path] = {}
     out = []
     for i, img in arrays:
-        img = eight_bit(img).convert("L" if channels == 1 else "RGB")
-        if cfg.size is not None:
-            img = img.resize((cfg.size[1], cfg.size[0]), Image.Resampling.BILINEAR)
-        sizes.setdefault((img.height, img.width), paths[i])
+        x = pixels(img, channels, cfg.size)  # (C, H, W)
+        height, width = x.shape[1:]
+        sizes.setdefault((height, width), paths[i])
         if len(sizes) > 1:
             (h1, w1), first = next(iter(sizes.items()))
             raise DataError(
-                f"{where}: images have different sizes ({h1}x{w1} in {first.name}, {img.height}x{img.width} "
+                f"{where}: images have different sizes ({h1}x{w1} in {first.name}, {height}x{width} "
                 f"in {paths[i].name}); set data.image.size: [H, W] to resize them"
             )
-        arr = np.asarray(img, dtype=np.float32) / 255.0
-        out.append(arr[None] if arr.ndim == 2 else arr.transpose(2, 0, 1))  # (C, H, W)
+        out.append(x)
         keep.append(i)
     if not out:
         raise DataError(f"{where}: none of the {len(paths)} images could be read; check the files")
@@ -256,26 +220,10 @@ def read_npz(path: Path, cfg: ImageConfig) -> Images | Table:
 
 def from_arrays(x: np.ndarray, y: np.ndarray, classes: list[str], where: Path) -> Images:
     """(N, H, W), (N, H, W, C) or (N, C, H, W) arrays -> float32 (N, C, H, W) in [0, 1]."""
-    if x.ndim == 3:
-        x = x[:, None]
-    elif x.ndim == 4 and x.shape[-1] in (1, 3, 4) and x.shape[1] not in (1, 3, 4):
-        x = x.transpose(0, 3, 1, 2)
-    elif x.ndim != 4:
-        raise DataError(f"{where}: images of shape {x.shape[1:]}; expected (H, W), (H, W, C) or (C, H, W)")
-    x = x[:, :3].astype(np.float32)
-    if x.max(initial=0) > 1.0:  # 0..255 pixels
-        x /= 255.0
-    return Images(x, y.astype(np.int64), classes)
+    return Images(to_nchw(x, where), y.astype(np.int64), classes)
 
 
 def adapt(images: Images, cfg: ImageConfig) -> Images:
     """Resize and convert the channels of in-memory images as cfg asks."""
-    x = torch.from_numpy(images.x)
-    if cfg.channels == 1 and x.shape[1] == 3:
-        x = (x * torch.tensor([0.299, 0.587, 0.114])[:, None, None]).sum(1, keepdim=True)  # luminance
-    elif cfg.channels == 3 and x.shape[1] == 1:
-        x = x.expand(-1, 3, -1, -1)
-    if cfg.size is not None and tuple(x.shape[2:]) != tuple(cfg.size):
-        x = torch.nn.functional.interpolate(x, size=tuple(cfg.size), mode="bilinear", align_corners=False)
-    images.x = x.contiguous().numpy()
+    images.x = fit_arrays(images.x, cfg.channels, cfg.size)
     return images

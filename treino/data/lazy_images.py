@@ -14,7 +14,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from treino.batches.source import LoopShuffled
 from treino.config import ImageConfig
-from treino.data.images import GRAY_MODES, eight_bit, reason, unreadable
+from treino.data.decode import READ_ERRORS, channels_of, read_image, reason, unreadable
 from treino.errors import DataError
 
 STATS_SAMPLE = 2000  # train images whose pixels give the per-channel mean/std (all when fewer)
@@ -44,15 +44,15 @@ class LazyImages:
 def decoded_bytes(paths: list[Path], cfg: ImageConfig) -> int:
     """The float32 bytes these files would take decoded, estimated from the first header that
     reads (0 when none does: decoding then reports the unreadable files)."""
-    from PIL import Image, UnidentifiedImageError
+    from PIL import Image
 
     for path in paths:
         try:
             with Image.open(path) as img:
                 mode, (width, height) = img.mode, img.size
-        except (UnidentifiedImageError, OSError, ValueError):
+        except READ_ERRORS:
             continue
-        channels = cfg.channels if cfg.channels != "auto" else (1 if mode in GRAY_MODES else 3)
+        channels = channels_of({mode}, cfg.channels)
         height, width = cfg.size if cfg.size is not None else (height, width)
         return len(paths) * channels * height * width * FLOAT_BYTES
     return 0
@@ -68,7 +68,7 @@ def scan(
 ) -> LazyImages:
     """Read every file's header (no pixels): the channels and size they decode to. An unreadable
     file is an error naming it, or skipped (counted) with cfg.skip_bad, as `images.decode` does."""
-    from PIL import Image, UnidentifiedImageError
+    from PIL import Image
 
     keep, bad, modes = [], [], set()
     sizes: dict[tuple[int, int], Path] = {}
@@ -76,7 +76,7 @@ def scan(
         try:
             with Image.open(path) as img:
                 mode, (width, height) = img.mode, img.size
-        except (UnidentifiedImageError, OSError, ValueError) as exc:
+        except READ_ERRORS as exc:
             if not cfg.skip_bad:
                 raise unreadable(path, exc) from None
             bad.append(path)
@@ -92,7 +92,7 @@ def scan(
         keep.append(i)
     if not keep:
         raise DataError(f"{where}: none of the {len(paths)} images could be read; check the files")
-    channels = cfg.channels if cfg.channels != "auto" else (1 if modes <= GRAY_MODES else 3)
+    channels = channels_of(modes, cfg.channels)
     height, width = cfg.size if cfg.size is not None else next(iter(sizes))
     notes = [f"skipped {len(bad)} unreadable images (first: {bad[0]})"] if bad else []
     return LazyImages(
@@ -151,38 +151,29 @@ class ImageFiles(Dataset):
         return x[0], y[0]
 
     def __getitems__(self, index: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
-        from PIL import Image
-
-        pixels = np.empty((len(index), *self.shape), dtype=np.uint8)  # (B, C, H, W)
+        x = np.empty((len(index), *self.shape), dtype=np.float32)  # (B, C, H, W)
         for k, i in enumerate(index):
-            pixels[k] = self._pixels(self.paths[i], Image)
+            x[k] = self._pixels(self.paths[i])
         # numpy, not torch: torch's element-wise ops go parallel and stall on a busy machine
-        x = pixels.astype(np.float32)
-        x /= np.float32(255.0)
         x -= self.mean
         x /= self.std
         return torch.from_numpy(x), self.y[torch.as_tensor(index, dtype=torch.long)]
 
-    def _pixels(self, path: str, Image: Any) -> np.ndarray:
+    def _pixels(self, path: str) -> np.ndarray:
+        """One file through the one decoder: float32 (C, H, W) in [0, 1]."""
         channels, height, width = self.shape
-        mode = "L" if channels == 1 else "RGB"
         try:
-            with Image.open(path) as img:
-                img = eight_bit(img)
-                img = img if img.mode == mode else img.convert(mode)
-                if self.resize:
-                    img = img.resize((width, height), Image.Resampling.BILINEAR)
-                arr = np.asarray(img, dtype=np.uint8)
-        except (Image.UnidentifiedImageError, OSError, ValueError) as exc:
+            x, _ = read_image(path, channels, (height, width) if self.resize else None)
+        except READ_ERRORS as exc:
             raise UnreadableImage(
                 f"{path}: cannot decode this image ({reason(exc)}) though its header read; remove or replace it"
             ) from None
-        if arr.shape[:2] != (height, width):  # a file changed since its header was read
+        if x.shape[1:] != (height, width):  # a file changed since its header was read
             raise UnreadableImage(
-                f"{path}: is {arr.shape[0]}x{arr.shape[1]}, not {height}x{width} as when the folder was "
+                f"{path}: is {x.shape[1]}x{x.shape[2]}, not {height}x{width} as when the folder was "
                 f"scanned; set data.image.size: [H, W] or restore the file"
             )
-        return arr[None] if arr.ndim == 2 else arr.transpose(2, 0, 1)  # (C, H, W)
+        return x
 
 
 def _as_is(batch: Any) -> Any:

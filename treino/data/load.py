@@ -14,8 +14,9 @@ from treino.config import DataConfig
 from treino.data.build import image_data, table_data
 from treino.data.builtin import DATASETS, Images, Table, subsample
 from treino.data.core import Data, memory_budget
+from treino.data.decode import IMAGE_SUFFIXES
 from treino.data.idx import is_idx
-from treino.data.images import IMAGE_SUFFIXES, read_folder, read_image_table, read_npz
+from treino.data.images import read_folder, read_image_table, read_npz
 from treino.data.lazy_images import LazyImages, concat
 from treino.data.splits import SPLIT_NAMES
 from treino.data.stream import StreamTable, open_table, over_budget, whole_note

@@ -20,7 +20,9 @@ MAX_CATEGORIES = 50  # categories kept per column; rarer values count as unknown
 DATE_PARTS = ("year", "month", "day", "day_of_week", "hour")
 
 
-def numeric_matrix(frame: pd.DataFrame, names: list[str], formats: dict[str, dict] | None = None) -> np.ndarray:
+def numeric_matrix(
+    frame: pd.DataFrame, names: list[str], formats: dict[str, dict] | None = None
+) -> np.ndarray:
     """float64 (N, k) values of the named columns, those in `formats` read in their format
     ('12%', '1,234'); anything that is not a number is NaN."""
     part = frame[names]
@@ -83,7 +85,9 @@ class TablePreprocessor:
         numeric = [name for name, role in roles.items() if role == "numeric"]
         written = [n for n in numeric if frame[n].dtype.kind not in "iufb"]  # numbers as text: '12%'
         formats = {n: f for n in written if (f := number_format(frame[n])) is not None}
-        stats = dict(zip(numeric, _numeric_stats(numeric_matrix(frame, numeric, formats), scale), strict=True))
+        stats = dict(
+            zip(numeric, _numeric_stats(numeric_matrix(frame, numeric, formats), scale), strict=True)
+        )
         gaps = frame[list(roles)].isna().any()  # one pass for every column's indicator
         for name, role in roles.items():
             entry: dict[str, Any] = {"name": name, "role": role, "indicator": bool(gaps[name])}
@@ -121,7 +125,8 @@ class TablePreprocessor:
         blocks = []
         numeric = [c for c in self.columns if c["role"] == "numeric"]
         formats = {c["name"]: c["format"] for c in numeric if "format" in c}
-        values = numeric_matrix(frame, [c["name"] for c in numeric], formats)  # (N, k), every numeric column at once
+        # (N, k), every numeric column at once
+        values = numeric_matrix(frame, [c["name"] for c in numeric], formats)
         missing = np.isnan(values)
         fill, shift, div = (
             np.array([c[key] for c in numeric], dtype=np.float64) for key in ("fill", "shift", "scale")

@@ -99,9 +99,7 @@ def stream_data(table: StreamTable, cfg: DataConfig, where: str, seed: int) -> D
                  f"rows; means, scales and categories from every train row")  # fmt: skip
     if table.split_column is None:
         strat = (
-            " (not stratified by class when streamed)"
-            if task != "regression" and stratify(cfg, task)
-            else ""
+            " (not stratified by class when streamed)" if task != "regression" and stratify(cfg, task) else ""
         )
         notes.append(f"split: each row drawn by itself from the seed{strat}; sizes near the fractions")
     state: dict[str, Any] = {"kind": "table", "columns": columns}

@@ -41,7 +41,7 @@ def read_table(path: Path) -> pd.DataFrame:
     head, encoding = text_head(path) if fmt != "parquet" else (b"", "utf-8")
     try:
         if fmt in ("csv", "tsv"):
-            sep = _separator(head, encoding) if fmt == "csv" else "\t"
+            sep = separator(head, encoding) if fmt == "csv" else "\t"
             frame = pd.read_csv(path, sep=sep, encoding=encoding)
             if extra_field(head, sep, encoding) and shifted(path, frame):
                 frame = pd.read_csv(path, sep=sep, index_col=False, encoding=encoding)
@@ -146,7 +146,7 @@ def not_utf8(path: Path, exc: UnicodeDecodeError) -> DataError:
     )
 
 
-def _separator(head: bytes, encoding: str = "utf-8") -> str:
+def separator(head: bytes, encoding: str = "utf-8") -> str:
     """, ; tab or | from the first lines (pandas' own sniffing needs its slow python engine)."""
     import csv
 

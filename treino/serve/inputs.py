@@ -8,29 +8,25 @@ import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, Any
 
 import numpy as np
 import pandas as pd
 import torch
 
-from treino.data.images import adapt, eight_bit, from_arrays
+from treino.data.decode import IMAGE_SUFFIXES, fit_arrays, read_image, to_nchw
 from treino.data.tables import (
     READ_ERRORS,
     READERS,
-    _separator,
     extra_field,
     flatten_objects,
     read_error,
+    separator,
     shifted,
     text_head,
 )
 from treino.errors import DataError
 
-if TYPE_CHECKING:
-    from treino.serve.predict import Predictor
-
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
 IMAGE_CHUNK = 256  # images decoded at a time
 Say = Callable[[str], None]
 
@@ -52,16 +48,26 @@ def transform_table(state: dict[str, Any], frame: pd.DataFrame, where: str, spar
     return transform_frame(state, frame, where, sparse)
 
 
+def input_columns(state: dict[str, Any]) -> list[str]:
+    """The raw input columns a table model needs (before encoding), from its preprocessing state."""
+    return [c["name"] for c in state.get("columns", [])]
+
+
 # ---- tables ----------------------------------------------------------------------------
 
 
 def table_chunks(
-    data: Any, predictor: Predictor, id_column: str | None, rows: int, say: Say, sparse: bool = False
+    data: Any,
+    state: dict[str, Any],
+    targets: list[str],
+    id_column: str | None,
+    rows: int,
+    say: Say,
+    sparse: bool = False,
 ) -> Iterator[Chunk]:
-    """Preprocessed chunks of a DataFrame, a table file, or an array of raw column values
-    (with `sparse`, TF-IDF features as a scipy CSR matrix)."""
-    state = predictor.preprocessing
-    needed = predictor.columns
+    """Preprocessed chunks of a DataFrame, a table file, or an array of raw column values, by
+    the saved preprocessing `state` (with `sparse`, TF-IDF features as a scipy CSR matrix)."""
+    needed = input_columns(state)
     if isinstance(data, str | Path):
         where, frames = str(data), _file_frames(Path(data).expanduser(), rows)
     elif isinstance(data, pd.DataFrame):
@@ -73,7 +79,7 @@ def table_chunks(
         raise DataError(
             f"predict: cannot read a {type(data).__name__}; give a DataFrame, a table file path or an array"
         )
-    targets = list(predictor.info.targets)
+    targets = list(targets)
     categorical = [c for c in state.get("columns", []) if c["role"] == "categorical"]
     unseen: dict[str, list[Any]] = {}  # column -> [count, first value]
     start = 0
@@ -145,7 +151,7 @@ def _file_frames(path: Path, rows: int) -> Iterator[pd.DataFrame]:
             reader = pd.read_json(path, lines=True, chunksize=rows, encoding=encoding)
             chunks = map(flatten_objects, reader)  # nested objects as training flattens them
         else:  # the separator, and one ending every row, found as training's reader finds them
-            sep = "\t" if fmt == "tsv" else _separator(head, encoding)
+            sep = "\t" if fmt == "tsv" else separator(head, encoding)
             extra = extra_field(head, sep, encoding) and shifted(
                 path, pd.read_csv(path, sep=sep, nrows=1000, encoding=encoding)
             )
@@ -168,9 +174,10 @@ def _file_frames(path: Path, rows: int) -> Iterator[pd.DataFrame]:
 NPZ_INPUTS = ("x", "images", "x_test")  # the first present is the input; labels are ignored
 
 
-def npz_inputs(path: Path, predictor: Predictor) -> np.ndarray | pd.DataFrame:
+def npz_inputs(path: Path, state: dict[str, Any], kind: str) -> np.ndarray | pd.DataFrame:
     """The inputs of an .npz file, read as training reads one: for a table model a DataFrame of
-    its raw columns in order; for an image model (N, C, H, W) in [0, 1], at the model's size."""
+    its raw columns in order; for an image model (`kind` image) (N, C, H, W) in [0, 1], at the
+    model's size (the saved preprocessing `state`)."""
     try:
         arrays = dict(np.load(path, allow_pickle=False))
     except (ValueError, OSError) as exc:
@@ -180,12 +187,10 @@ def npz_inputs(path: Path, predictor: Predictor) -> np.ndarray | pd.DataFrame:
     if name is None:
         raise DataError(f"{path}: arrays {', '.join(arrays) or '(none)'}; name the input array x (or images)")
     x = arrays[name]
-    if predictor.info.kind == "image":
-        shape = tuple(predictor.preprocessing["shape"])  # (C, H, W)
-        images = from_arrays(x, np.zeros(len(x), dtype=np.int64), [], path)
-        size = predictor.config.data.image.model_copy(update={"channels": shape[0], "size": shape[1:]})
-        return adapt(images, size).x
-    needed = predictor.columns
+    if kind == "image":
+        shape = tuple(state["shape"])  # (C, H, W)
+        return fit_arrays(to_nchw(x, path), shape[0], shape[1:])
+    needed = input_columns(state)
     x = x[:, None] if x.ndim == 1 and len(needed) == 1 else x
     if x.ndim != 2 or x.shape[1] != len(needed):
         raise DataError(
@@ -293,21 +298,13 @@ def _image_files(root: Path) -> list[Path]:
 
 
 def _read_image(path: Path, shape: tuple[int, ...]) -> tuple[np.ndarray, bool]:
-    """(C, H, W) float32 in [0, 1], converted to the model's channels and resized to its size
-    (bilinear, as training resizes); and whether it was resized."""
-    from PIL import Image, UnidentifiedImageError
-
+    """(C, H, W) float32 in [0, 1], decoded as training decodes (converted to the model's
+    channels, resized bilinearly to its size); and whether it was resized."""
     channels, height, width = shape
     try:
-        with Image.open(path) as img:
-            img = eight_bit(img).convert("L" if channels == 1 else "RGB")
-            changed = img.size != (width, height)
-            if changed:
-                img = img.resize((width, height), Image.Resampling.BILINEAR)
-            x = np.asarray(img, dtype=np.float32) / 255.0
-    except (UnidentifiedImageError, OSError) as exc:
+        return read_image(path, channels, (height, width))
+    except OSError as exc:
         raise DataError(f"{path}: cannot read the image ({exc}); remove or replace the file") from None
-    return (x[None] if channels == 1 else x.transpose(2, 0, 1)), changed  # (H, W[, C]) -> (C, H, W)
 
 
 # ---- output ----------------------------------------------------------------------------
