@@ -22,7 +22,7 @@ FASHION_CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sanda
 @dataclass
 class Table:
     """A table with its target column(s), if known the task, and rows whose split is fixed
-    (codes of `core.assign_splits`: -1 free, 0 train, 1 val, 2 test)."""
+    (codes of `splits.assign_splits`: -1 free, 0 train, 1 val, 2 test)."""
 
     frame: pd.DataFrame
     target: list[str]

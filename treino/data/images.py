@@ -1,5 +1,6 @@
 """Images: a folder with one subfolder per class, a table of path,label, IDX files or .npz
-arrays -> float32 (N, C, H, W) in [0, 1], resized and converted to the asked channels."""
+arrays -> float32 (N, C, H, W) in [0, 1], resized and converted to the asked channels by the one
+decoder (decode.py), as prediction reads them."""
 
 from __future__ import annotations
 

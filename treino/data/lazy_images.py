@@ -1,6 +1,7 @@
 """Image folders too big for memory (over data.memory_budget decoded): only the headers are read
 up front (mode, size; an unreadable file fails or is skipped as when decoding), and the pixels
-are decoded a whole batch at a time by a DataLoader's workers, every epoch."""
+are decoded a whole batch at a time by a DataLoader's workers, every epoch, through the one
+decoder (decode.py) that in-memory images and prediction use."""
 
 from __future__ import annotations
 
