@@ -261,41 +261,6 @@ def test_a_monitor_typo_is_matched_against_the_tasks_metrics(cli, tmp_path):
     )
 
 
-def test_fit_casts_integer_inputs_for_a_float_model_and_keeps_token_ids():
-    # treino.fit(model, (X_int64, y)) failed deep in torch: "mat1 and mat2 must have the same dtype"
-    import torch
-    from torch import nn
-
-    import treino
-
-    g = torch.Generator().manual_seed(0)
-    x = torch.randint(0, 5, (40, 3), generator=g)  # counts: int64
-    y = torch.randint(0, 2, (40,), generator=g)
-    trained = []
-    for inputs in (x, x.float(), x.numpy().astype("int32"), x > 2):
-        torch.manual_seed(0)
-        net = nn.Linear(3, 2)
-        treino.fit(net, (inputs, y), loss="cross_entropy", optimizer="sgd", epochs=1, batch_size=8)
-        trained.append(net.weight.detach().clone())
-    torch.testing.assert_close(trained[0], trained[1])  # int64 trains as its float32 values
-    torch.testing.assert_close(trained[0], trained[2])
-
-    class Bag(nn.Module):  # token ids: an embedding's input must stay integer
-        def __init__(self) -> None:
-            super().__init__()
-            self.embed = nn.EmbeddingBag(5, 4)
-            self.out = nn.Linear(4, 2)
-            self.seen: set[torch.dtype] = set()
-
-        def forward(self, ids: torch.Tensor) -> torch.Tensor:
-            self.seen.add(ids.dtype)
-            return self.out(self.embed(ids))
-
-    bag = Bag()
-    treino.fit(bag, (x, y), (x, y), loss="cross_entropy", epochs=1, batch_size=8)
-    assert bag.seen == {torch.int64}
-
-
 def _formatted(path, rows: int = 40, sep: str = ",", bad: str | None = None) -> None:
     """rate '51.3%', amount '1,377' (or European '1.377,5' with sep ';'), y."""
     import numpy as np

@@ -7,7 +7,7 @@ from treino.run.names import available, reference
 
 
 def test_config_reference_is_current():
-    page = Path(__file__).parent.parent / "docs" / "config.md"
+    page = Path(__file__).parents[2] / "docs" / "config.md"
     assert page.read_text(encoding="utf-8") == reference(), (
         "docs/config.md is stale: run `python -m treino.run.names > docs/config.md`"
     )

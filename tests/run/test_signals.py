@@ -18,14 +18,14 @@ import torch
 from safetensors.torch import load_file
 from test_resume import ARGS, STEPS_PER_EPOCH, assert_same_run, run_cli
 
-HERE = Path(__file__).parent
+FAULTS = Path(__file__).parents[1] / "faults.py"  # shared by the tests that break a run on purpose
 ENV = {**os.environ, "MPLBACKEND": "Agg"}
 
 
 def fault(
     point: str, n: int, sig: str, out: Path, args: list[str] = ARGS
 ) -> subprocess.CompletedProcess[str]:
-    cmd = [sys.executable, str(HERE / "faults.py"), point, str(n), sig, "--", *args, "--out", str(out)]
+    cmd = [sys.executable, str(FAULTS), point, str(n), sig, "--", *args, "--out", str(out)]
     return subprocess.run(cmd, capture_output=True, text=True, env=ENV, timeout=300)
 
 

@@ -20,7 +20,7 @@ import torch
 from treino.config import DataConfig
 from treino.data.load import load
 
-HERE = Path(__file__).parent
+FAULTS = Path(__file__).parents[1] / "faults.py"  # shared by the tests that break a run on purpose
 ROWS, GROUP = 2000, 250  # 8 row groups
 STREAM = ["--set", "data.memory_budget=1KB"]
 TRAIN = ["--set", "model.kind=mlp", "--set", "model.hidden=[16]", "--set", "model.dropout=0.2",
@@ -156,7 +156,7 @@ def test_rerun_killed_and_resumed_is_bit_identical(
     killed = tmp_path / "killed"
     args = ["--data", parquet, "--target", "label", *TRAIN, *STREAM, "--out", killed]
     env = {**os.environ, "MPLBACKEND": "Agg"}
-    cmd = [sys.executable, str(HERE / "faults.py"), "checkpoint", "2", "--", *map(str, args)]
+    cmd = [sys.executable, str(FAULTS), "checkpoint", "2", "--", *map(str, args)]
     assert subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=120).returncode == -9
     resumed = _cli(["train", "--resume", killed, "--quiet"])
     assert resumed.exit_code == 0, resumed.output

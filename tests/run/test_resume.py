@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 import torch
 
-HERE = Path(__file__).parent
+FAULTS = Path(__file__).parents[1] / "faults.py"  # shared by the tests that break a run on purpose
 # dropout (global RNG), mini-batches (shuffling generator), a step schedule and Adam state:
 # everything a resume must put back
 ARGS = [
@@ -38,7 +38,7 @@ def run_cli(args: list[str]) -> Any:
 
 def kill_at(point: str, n: int, out: Path, args: list[str] = ARGS) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "MPLBACKEND": "Agg"}
-    cmd = [sys.executable, str(HERE / "faults.py"), point, str(n), "--", *args, "--out", str(out)]
+    cmd = [sys.executable, str(FAULTS), point, str(n), "--", *args, "--out", str(out)]
     return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
 
 

@@ -1,4 +1,4 @@
-"""QA: `treino.fit` on what users hand it (numpy defaults to float64, pandas frames)."""
+"""treino.fit on what users hand it: numpy float64, pandas frames, DataLoaders, odd shapes and names."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ def _xy(n: int = 32) -> tuple[np.ndarray, np.ndarray]:
 
 
 def test_fit_takes_float64_numpy_arrays():
+    """numpy's default float64 arrays train as float32, not a dtype error."""
     x, y = _xy()
     torch.manual_seed(0)
     history = treino.fit(nn.Linear(3, 1), (x, y), (x, y), loss="mse", epochs=2, batch_size=8)
@@ -27,6 +28,7 @@ def test_fit_takes_float64_numpy_arrays():
 
 
 def test_fit_takes_a_pandas_frame_and_series():
+    """A pandas DataFrame and Series are taken as (x, y), not refused."""
     x, y = _xy()
     frame, series = pd.DataFrame(x, columns=["a", "b", "c"]), pd.Series(y, name="y")
     history = treino.fit(nn.Linear(3, 1), (frame, series), loss="mse", epochs=1, batch_size=8)
@@ -34,6 +36,7 @@ def test_fit_takes_a_pandas_frame_and_series():
 
 
 def test_fit_refuses_a_batch_size_of_zero():
+    """batch_size=0 is refused in one line before any batch is drawn."""
     x, y = _xy()
     with pytest.raises(ValueError) as info:
         treino.fit(nn.Linear(3, 1), (x, y), loss="mse", epochs=1, batch_size=0)
@@ -42,7 +45,7 @@ def test_fit_refuses_a_batch_size_of_zero():
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without a GPU")
 def test_cuda_asked_for_without_a_gpu_is_one_line(cli, tmp_path):
-    # it used to end in torch's AssertionError "Torch not compiled with CUDA enabled" (a traceback)
+    """device cuda without a GPU ended in torch's 'not compiled with CUDA' traceback."""
     text = "device 'cuda': no GPU is visible here; use train.device auto or cpu (treino.fit: device='cpu')"
     result = cli(["train", "--data", "iris", "--set", "train.device=cuda", "--out", tmp_path / "r", "-q"])
     assert result.exit_code == 2
@@ -54,7 +57,7 @@ def test_cuda_asked_for_without_a_gpu_is_one_line(cli, tmp_path):
 
 
 def test_an_optimizer_over_another_model_is_refused():
-    # it trained nothing, silently: the loss never moved
+    """An optimizer built over another model trained nothing, silently."""
     x, y = _xy()
     other = nn.Linear(3, 1)
     with pytest.raises(ValueError) as info:
@@ -66,7 +69,7 @@ def test_an_optimizer_over_another_model_is_refused():
 
 
 def test_a_dataloader_of_dicts_says_what_a_batch_must_be():
-    # it failed with "AttributeError: 'str' object has no attribute 'to'" (the dict's keys unpacked)
+    """A DataLoader of dicts failed with "'str' object has no attribute 'to'"."""
     from torch.utils.data import DataLoader, Dataset
 
     x, y = (torch.as_tensor(v, dtype=torch.float32) for v in _xy())
@@ -87,7 +90,7 @@ def test_a_dataloader_of_dicts_says_what_a_batch_must_be():
 
 
 def test_an_unknown_loss_name_is_one_line():
-    # it raised pydantic's multi-line ValidationError for LossConfig
+    """An unknown loss name raised pydantic's multi-line ValidationError."""
     x, y = _xy()
     with pytest.raises(ValueError) as info:
         treino.fit(nn.Linear(3, 1), (x, y), loss="mse2", epochs=1)
@@ -98,6 +101,7 @@ def test_an_unknown_loss_name_is_one_line():
 
 
 def test_a_batch_size_that_is_neither_a_number_nor_full():
+    """A batch_size that is neither a number nor 'full' is refused in one line."""
     x, y = _xy()
     with pytest.raises(ValueError) as info:
         treino.fit(nn.Linear(3, 1), (x, y), loss="mse", epochs=1, batch_size="all")
@@ -118,6 +122,7 @@ def test_a_batch_size_that_is_neither_a_number_nor_full():
     ],
 )  # fmt: skip
 def test_a_model_output_that_does_not_fit_the_targets_fails_before_training(outputs, loss, y, message):
+    """Outputs that do not fit the targets trained an epoch on a broadcast loss, then crashed."""
     x, values = _xy()
     target = values if y == "values" else (values > 0).astype(np.int64)
     with pytest.raises(ValueError) as info:
@@ -126,7 +131,7 @@ def test_a_model_output_that_does_not_fit_the_targets_fails_before_training(outp
 
 
 def test_a_flat_regression_output_would_broadcast_and_is_refused():
-    # (N,) outputs against (N, 1) targets: MSE broadcast to (N, N) and trained on it, with a warning only
+    """(N,) outputs against (N, 1) targets broadcast MSE to (N, N) with only a warning."""
     x, y = _xy()
     with pytest.raises(ValueError) as info:
         treino.fit(nn.Sequential(nn.Linear(3, 1), nn.Flatten(0)), (x, y), loss="mse", epochs=1)
@@ -136,7 +141,8 @@ def test_a_flat_regression_output_would_broadcast_and_is_refused():
 
 
 def test_a_loss_of_the_users_own_may_take_other_output_shapes():
-    # e.g. a mean and a log-variance per row for a Gaussian likelihood: not refused by the shape check
+    """The output-shape check must not refuse a user's own loss (e.g. mean and log-variance)."""
+
     class GaussianNLL(nn.Module):
         def forward(self, out, y):
             mean, log_var = out[:, :1], out[:, 1:]
@@ -147,3 +153,38 @@ def test_a_loss_of_the_users_own_may_take_other_output_shapes():
         nn.Linear(3, 2), (x, y), loss=GaussianNLL(), epochs=1, batch_size=8, train_metrics=False
     )
     assert len(history.epochs) == 1
+
+
+def test_fit_casts_integer_inputs_for_a_float_model_and_keeps_token_ids():
+    """Integer inputs failed deep in torch (mat1 and mat2 dtype); token ids for embeddings stay integer."""
+    import torch
+    from torch import nn
+
+    import treino
+
+    g = torch.Generator().manual_seed(0)
+    x = torch.randint(0, 5, (40, 3), generator=g)  # counts: int64
+    y = torch.randint(0, 2, (40,), generator=g)
+    trained = []
+    for inputs in (x, x.float(), x.numpy().astype("int32"), x > 2):
+        torch.manual_seed(0)
+        net = nn.Linear(3, 2)
+        treino.fit(net, (inputs, y), loss="cross_entropy", optimizer="sgd", epochs=1, batch_size=8)
+        trained.append(net.weight.detach().clone())
+    torch.testing.assert_close(trained[0], trained[1])  # int64 trains as its float32 values
+    torch.testing.assert_close(trained[0], trained[2])
+
+    class Bag(nn.Module):  # token ids: an embedding's input must stay integer
+        def __init__(self) -> None:
+            super().__init__()
+            self.embed = nn.EmbeddingBag(5, 4)
+            self.out = nn.Linear(4, 2)
+            self.seen: set[torch.dtype] = set()
+
+        def forward(self, ids: torch.Tensor) -> torch.Tensor:
+            self.seen.add(ids.dtype)
+            return self.out(self.embed(ids))
+
+    bag = Bag()
+    treino.fit(bag, (x, y), (x, y), loss="cross_entropy", epochs=1, batch_size=8)
+    assert bag.seen == {torch.int64}
