@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+import yaml
 
 from treino import config as C
 from treino.errors import ConfigError
@@ -143,3 +144,39 @@ def test_registry_names_load_as_text_and_are_checked_by_the_run():
     with pytest.raises(ConfigError) as caught:
         C.load(None, ["model.activation=1"])
     assert str(caught.value) == "config: model.activation: input should be a valid string (got 1)"
+
+
+def test_one_override_given_as_a_string_is_one_override():
+    """treino.train(cfg, "train.epochs=1") read the string letter by letter as overrides."""
+    from treino import config
+
+    assert config.load(None, "train.epochs=3").train.epochs == 3
+
+
+def test_config_yaml_keeps_accented_column_names_readable():
+    """`target: preço` was written escaped as "pre\xe7o" in config.yaml and --print-config."""
+    from treino import config
+
+    text = config.load(None, {"data.target": "preço"}).to_yaml()
+    assert "target: preço\n" in text
+    assert config.validate(yaml.safe_load(text)).data.target == "preço"
+
+
+@pytest.mark.parametrize(
+    ("target", "message"),
+    [
+        (
+            "[]",
+            "config: data.target: an empty list; name the target column (several for multi-output regression) (got [])",
+        ),
+        (
+            "[price, price]",
+            "config: data.target: names 'price' twice; list each target column once (got ['price', 'price'])",
+        ),
+    ],
+)
+def test_a_target_list_that_is_empty_or_repeats_a_column(cli, target, message):
+    """--target "[]" ended in an IndexError traceback; a repeated column trained two identical outputs."""
+    result = cli(["train", "--data", "iris", "--target", target, "--print-config"])
+    assert result.exit_code == 2
+    assert result.output.strip().splitlines()[-1] == f"error: {message}"

@@ -118,3 +118,52 @@ def test_skip_bad_counts_the_unreadable_images(tmp_path):
     data = load(cfg, __import__("torch").Generator().manual_seed(0), 0)
     assert sum(data.info.sizes.values()) == 8
     assert data.info.notes[0] == f"skipped 1 unreadable images (first: {tmp_path}/imgs/b/broken.png)"
+
+
+def test_a_target_with_a_class_per_row_is_refused_not_trained(cli, tmp_path):
+    """Prices written '$1,014.75' trained a classifier with one class per row, exiting 0."""
+    path = tmp_path / "houses.csv"
+    path.write_text("rooms,price\n" + "".join(f'{i % 5 + 1},"${1000 + 37 * i:,}.50"\n' for i in range(40)))
+    result = cli(["train", "--data", path, "--target", "price", "--out", tmp_path / "r", "-q"])
+    assert result.exit_code == 2
+    assert result.output.strip().splitlines()[-1] == (
+        f"error: {path}: target 'price' has 40 distinct values in 40 rows (e.g. '$1,000.50'), too many "
+        f"to be classes; if they are numbers, write them plainly (no currency signs, thousands "
+        f"separators or decimal commas), or set data.task: multiclass to train on them as classes"
+    )
+    assert not (tmp_path / "r").exists()
+
+
+def test_a_val_or_test_file_that_is_the_training_source_is_refused(cli, tmp_path):
+    """data.val naming data.source itself put every training row in validation too (leakage)."""
+    path = tmp_path / "houses.csv"
+    path.write_text("rooms,price\n" + "".join(f"{i % 5},{i * 1.5}\n" for i in range(30)))
+    result = cli(["train", "--data", path, "--target", "price", "--set", f"data.val={path}", "-q",
+                  "--out", tmp_path / "r"])  # fmt: skip
+    assert result.exit_code == 2
+    assert result.output.strip().splitlines()[-1] == (
+        f"error: data.val: {path} is data.source itself, so its rows would be in train and val "
+        f"(leakage); give a separate file, or leave data.val out to split data.source"
+    )
+
+
+def test_a_table_too_small_to_split_is_refused(tmp_path):
+    """3 rows trained with empty validation and test splits and were reported healthy."""
+    import pytest
+    import torch
+
+    from treino import config as C
+    from treino.data.load import load
+    from treino.errors import DataError
+
+    path = tmp_path / "three.csv"
+    path.write_text("x,price\n1,2.5\n2,3.7\n3,4.1\n")
+    cfg = C.load(None, [f"data.source={path}", "data.target=price", "data.task=regression"])
+    with pytest.raises(DataError) as err:
+        load(cfg.data, torch.Generator().manual_seed(0), 0)
+    assert str(err.value) == (
+        f"{path}: 3 rows are too few to split into train/validation/test (got 3/0/0); add rows, "
+        "or set data.split.val: 0 and data.split.test: 0 to train on every row"
+    )
+    every_row = C.load(cfg, ["data.split.val=0", "data.split.test=0"])
+    assert len(load(every_row.data, torch.Generator().manual_seed(0), 0).train) == 3

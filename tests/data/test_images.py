@@ -194,3 +194,24 @@ def test_training_lazy_reading_and_prediction_decode_every_image_alike(tmp_path,
     assert torch.equal(lazy.__getitems__(list(range(len(paths))))[0], torch.from_numpy(trained))
     predicted = np.stack([_read_image(p, shape)[0] for p in paths])
     assert predicted.dtype == np.float32 and np.array_equal(predicted, trained)
+
+
+def test_16_bit_grayscale_images_keep_their_levels(tmp_path):
+    """Pillow's convert clipped 16-bit pixels at 255: every level above 255 became white."""
+    import numpy as np
+    from PIL import Image
+
+    from treino.config import ImageConfig
+    from treino.data.images import decode
+
+    levels = np.array([[0, 16384], [32768, 65535]], dtype=np.uint16)
+    path = tmp_path / "depth.png"
+    Image.fromarray(levels).save(path)
+    images = decode([path], np.array([0]), ["a"], ImageConfig(), str(tmp_path))
+    assert images.x.shape == (1, 1, 2, 2)
+    assert np.allclose(images.x[0, 0], levels / 65535, atol=1 / 255)
+    from treino.serve.inputs import _read_image
+
+    predicted, resized = _read_image(path, (1, 2, 2))  # predict reads it as training did
+    assert not resized
+    assert np.allclose(predicted, images.x[0])

@@ -289,3 +289,102 @@ def test_the_resolved_config_reproduces_the_text_vocabulary(tmp_path):
     first, second = (load(c, torch.Generator().manual_seed(0), 0) for c in (cfg, again))
     assert first.info.features == second.info.features
     assert "text columns: at most 20 TF-IDF terms each (set data.text.max_features)" in first.info.notes
+
+
+def _nested_jsonl(path, n: int = 40) -> None:
+    """JSONL rows with a nested object, a list and a 0/1 label y."""
+    import json
+
+    with path.open("w") as handle:
+        for i in range(n):
+            row = {
+                "info": {"age": 20 + (i * 7) % 31, "home": {"city": "Lima" if i % 2 else "Quito"}},
+                "tags": ["a", "b"][: i % 3],
+            }
+            handle.write(json.dumps({**row, "y": i % 2}) + "\n")
+
+
+def test_nested_jsonl_objects_become_columns_and_lists_are_dropped_with_a_note(cli, tmp_path):
+    """A nested JSONL object was one categorical column of the dict's text."""
+    import json
+
+    from treino.data.tables import read_table
+
+    path = tmp_path / "people.jsonl"
+    _nested_jsonl(path)
+    frame = read_table(path)
+    assert list(frame.columns) == ["info.age", "info.home.city", "tags", "y"]
+    assert frame["info.age"].iloc[3] == 41 and frame["info.home.city"].iloc[3] == "Lima"
+    out = tmp_path / "r"
+    args = ["--set", "train.epochs=1", "--set", "log.plots=false"]
+    result = cli(["train", "--data", path, "--target", "y", *args, "--out", out, "-q"])
+    assert result.exit_code == 0, result.output
+    notes = json.loads((out / "metrics.json").read_text())["data"]["notes"]
+    assert "inputs: numeric info.age; categorical info.home.city" in notes
+    assert (
+        "column 'tags' holds lists: dropped (an input takes one value per cell; spread or join them)" in notes
+    )
+    import treino
+
+    predictor = treino.load(out, quiet=True)
+    assert predictor.columns == ["info.age", "info.home.city"]
+    assert predictor.predict(path).tolist() == predictor.predict(frame).tolist()
+    result = cli(
+        [
+            "train",
+            "--data",
+            path,
+            "--target",
+            "y",
+            "--set",
+            "data.features=[tags]",
+            *args,
+            "--out",
+            tmp_path / "r2",
+        ]
+    )
+    assert result.exit_code == 2
+    assert result.output.strip().splitlines()[-1] == (
+        f"error: {path}: column 'tags' holds lists, which cannot be a model input; remove it from "
+        f"data.features, or spread or join its values into columns of one value per cell"
+    )
+
+
+def test_a_column_of_objects_and_plain_values_keeps_both():
+    """A column mixing objects and plain values keeps both when flattened."""
+    import pandas as pd
+
+    from treino.data.tables import flatten_objects
+
+    frame = flatten_objects(pd.DataFrame({"a": [{"b": 1}, 5, None], "y": [1, 2, 3]}))
+    assert list(frame.columns) == ["a", "a.b", "y"]
+    assert frame["a"].tolist()[1] == 5 and frame["a.b"].tolist()[0] == 1
+
+
+def test_a_separator_at_the_end_of_every_row_does_not_shift_the_columns(tmp_path):
+    """A separator at the end of every row made pandas shift the columns (a=2, b=3, y=NaN)."""
+    from treino.data.tables import read_table
+
+    path = tmp_path / "trailing.csv"
+    path.write_text("a,b,y\n" + "".join(f"{i},{i * 2},{i % 3},\n" for i in range(10)))
+    frame = read_table(path)
+    assert list(frame.columns) == ["a", "b", "y"]
+    assert frame["a"].tolist() == list(range(10))
+    assert frame["y"].tolist() == [i % 3 for i in range(10)]
+
+
+def test_an_unquoted_separator_in_every_row_is_refused_not_shifted(tmp_path):
+    """'1,000' unquoted in every row was read as rooms=1, price=0 (the 1 went to the index)."""
+    import pytest
+
+    from treino.data.tables import read_table
+    from treino.errors import DataError
+
+    path = tmp_path / "shift.csv"
+    path.write_text("rooms,price\n" + "".join(f"{i},{i},{i * 7 % 1000:03d}\n" for i in range(1, 10)))
+    with pytest.raises(DataError) as info:
+        read_table(path)
+    assert str(info.value) == (
+        f"{path}: every data row has one field more than the header (2 names); quote values that "
+        f'hold the separator (e.g. "1,000") or give the extra column a name'
+    )

@@ -60,3 +60,33 @@ def test_unknown_monitor_names_the_closest():
         "val_<metric> with one of: accuracy, auc, f1_macro, loss, mae, mse, precision_macro, r2, "
         "recall_macro, rmse"
     )
+
+
+@pytest.mark.parametrize(
+    ("data", "monitor", "measured"),
+    [
+        ("diabetes", "val_accuracy", "loss, mae, mse, rmse, r2"),
+        ("iris", "val_auc", "loss, accuracy, f1_macro, precision_macro, recall_macro"),
+    ],
+)
+def test_a_monitor_the_task_does_not_measure_is_refused(cli, tmp_path, data, monitor, measured):
+    """A monitor the task never measures switched early stopping and restore_best off silently."""
+    result = cli(["train", "--data", data, "--set", f"train.early_stopping.monitor={monitor}",
+                  "--set", "train.epochs=1", "--out", tmp_path / "r", "-q"])  # fmt: skip
+    assert result.exit_code == 2
+    task = "regression" if data == "diabetes" else "multiclass"
+    assert result.output.strip().splitlines()[-1] == (
+        f"error: train.early_stopping.monitor: '{monitor}' is not measured on a {task} task, so early "
+        f"stopping and restore_best would never act; use val_<metric> with one of: {measured}"
+    )
+
+
+def test_a_monitor_typo_is_matched_against_the_tasks_metrics(cli, tmp_path):
+    """val_acc on a multiclass run suggested 'auc', a metric only binary runs have."""
+    args = ["--set", "train.epochs=1", "--set", "train.early_stopping.monitor=val_acc"]
+    result = cli(["train", "--data", "iris", *args, "--out", tmp_path / "r", "-q"])
+    assert result.exit_code == 2
+    assert result.output.strip().splitlines()[-1] == (
+        "error: train.early_stopping.monitor: unknown metric 'val_acc' (did you mean 'val_accuracy'?); "
+        "use val_<metric> with one of: loss, accuracy, f1_macro, precision_macro, recall_macro"
+    )

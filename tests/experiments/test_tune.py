@@ -161,3 +161,32 @@ def test_cli_tune_names_the_file_and_the_bad_distribution(tmp_path, cli):
         "'log_uniform'?); use one of: choice, int_uniform, log_uniform, uniform"
     )
     assert not (tmp_path / "t").exists()  # nothing was created
+
+
+def test_tune_with_a_metric_the_task_lacks_prints_the_error_alone(cli, capfd, tmp_path):
+    """optuna logged the failed trial's traceback before treino's one-line --metric error."""
+    config = tmp_path / "tune.yaml"
+    config.write_text(
+        "data: {source: iris}\ntrain: {epochs: 1}\nlog: {plots: false}\n"
+        "tune:\n  optimizer.lr: {log_uniform: [0.001, 0.1]}\n"
+    )
+    result = cli(["tune", config, "--trials", 1, "--metric", "val_r2", "--out", tmp_path / "t", "-q"])
+    printed = result.output + capfd.readouterr().err  # optuna's handler may hold the process's stderr
+    assert result.exit_code == 2
+    assert printed.strip() == (
+        "error: --metric val_r2: not measured for this multiclass task; use one of: val_loss, "
+        "val_accuracy, val_f1_macro, val_precision_macro, val_recall_macro"
+    )
+
+
+def test_tune_metric_without_val_prefix_suggests_the_val_name(cli, tmp_path):
+    """--metric accuracy suggested 'accuracy' itself instead of 'val_accuracy'."""
+    config = tmp_path / "t.yaml"
+    config.write_text("data: {source: iris}\ntune:\n  optimizer.lr: {log_uniform: [0.001, 0.1]}\n")
+    result = cli(["tune", config, "--trials", "1", "--metric", "accuracy", "--out", tmp_path / "t", "-q"])
+    assert result.exit_code == 2
+    assert result.output.strip().splitlines()[-1] == (
+        "error: --metric accuracy: not a validation metric (did you mean 'val_accuracy'?); use "
+        "val_<metric> with one of: accuracy, auc, f1_macro, loss, mae, mse, precision_macro, r2, "
+        "recall_macro, rmse"
+    )

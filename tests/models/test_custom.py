@@ -13,7 +13,7 @@ from torch import nn
 from treino import models
 from treino.config import ModelConfig
 from treino.data.info import DataInfo
-from treino.errors import ModelError
+from treino.errors import ModelError, TreinoError
 
 NETS = '''
 from torch import nn
@@ -255,3 +255,73 @@ def test_custom_model_from_the_cli(cli, nets):
         "error: model.kind: mynets:Net returns shape (2, 2) for a batch of 2, but this multiclass task "
         "needs (2, 3) (3 logits per sample, one per class); make its last layer output 3"
     )
+
+
+UNTRAINABLE_NETS = """
+import torch
+from torch import nn
+
+class NoParams(nn.Module):
+    def forward(self, x):
+        return x[:, :3]
+
+class Frozen(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.out = nn.Linear(4, 3).requires_grad_(False)
+    def forward(self, x):
+        return self.out(x)
+
+width = 3
+"""
+
+
+@pytest.fixture
+def untrainable_nets(tmp_path, monkeypatch):
+    """A user's module `qanets` whose models have nothing to train, or is no model at all."""
+    (tmp_path / "qanets.py").write_text(textwrap.dedent(UNTRAINABLE_NETS))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    monkeypatch.delitem(sys.modules, "qanets", raising=False)
+
+
+def three_classes() -> DataInfo:
+    """A 4-column table with classes a, b, c."""
+    return DataInfo(task="multiclass", kind="table", input_shape=(4,), classes=["a", "b", "c"], source="t")
+
+
+def refusal(fn) -> str:
+    """The message of the TreinoError that fn raises."""
+    with pytest.raises(TreinoError) as info:
+        fn()
+    return str(info.value)
+
+
+@pytest.mark.parametrize("name", ["NoParams", "Frozen"])
+def test_a_custom_model_with_nothing_to_train_is_refused(untrainable_nets, name):
+    """A custom model with no trainable parameters failed in the optimizer or backward with a traceback."""
+    assert refusal(lambda: models.build(ModelConfig(kind=f"qanets:{name}"), three_classes())) == (
+        f"model.kind: qanets:{name} has no trainable parameters (none, or all with "
+        f"requires_grad=False); give it layers with weights to learn"
+    )
+
+
+def test_a_custom_name_that_is_not_callable_says_so(untrainable_nets):
+    """model.kind naming a non-callable blamed model.args ('int' object is not callable)."""
+    assert refusal(lambda: models.build(ModelConfig(kind="qanets:width"), three_classes())) == (
+        "model.kind: 'qanets:width' is of type int, not an nn.Module class or a function returning "
+        "one; point it at one"
+    )
+
+
+def test_weights_from_a_file_that_is_no_weights_at_all(tmp_path):
+    """A CSV given as model.weights raised IndexError from torch.load's weights-only unpickler."""
+    path = tmp_path / "data.csv"
+    path.write_text("a,b\n1,2\n")
+    net = models.build(ModelConfig(kind="mlp", hidden=[8]), three_classes())
+    assert refusal(lambda: models.load_pretrained(net, path)) == (
+        f"model.weights: {path} is neither safetensors nor a weights-only state dict "
+        f"(IndexError: pop from empty list); save it with torch.save(model.state_dict(), path) or "
+        f"safetensors"
+    )
+    assert isinstance(net, nn.Module)

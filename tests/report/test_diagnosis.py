@@ -232,3 +232,42 @@ def test_one_epoch_is_judged_by_its_iterations() -> None:
 
 def test_no_history_no_diagnosis() -> None:
     assert diagnose(pd.DataFrame()) == []
+
+
+def test_a_one_epoch_run_is_too_short_to_judge_not_a_plateau(cli, tmp_path):
+    """Every 1-epoch run was diagnosed plateau_early: its one mean loss lies halfway down the curve."""
+    import json
+
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(60, 2))
+    path = tmp_path / "plain.csv"
+    pd.DataFrame({"a": x[:, 0], "b": x[:, 1], "y": (x[:, 0] > 0).astype(int)}).to_csv(path, index=False)
+    out = tmp_path / "r"
+    args = ["--set", "train.epochs=1", "--set", "train.batch_size=16", "--set", "log.plots=false"]
+    result = cli(["train", "--data", path, "--target", "y", *args, "--out", out, "-q"])
+    assert result.exit_code == 0, result.output
+    (found,) = json.loads((out / "metrics.json").read_text())["diagnosis"]
+    assert found["code"] == "too_few_epochs"
+    assert found["message"] == (
+        "one epoch (3 iterations) is too few to judge the training curve (plateau, overfitting, "
+        "convergence): train more epochs (e.g. train.epochs: 10) for a diagnosis."
+    )
+
+
+def test_one_epoch_of_many_iterations_is_judged_on_them():
+    """One long epoch is judged on its iterations: a flat one is a plateau, a levelled one too short."""
+    import numpy as np
+    import pandas as pd
+
+    from treino.report.diagnosis import diagnose
+
+    history = pd.DataFrame({"epoch": [1], "train_loss": [0.69], "val_loss": [0.69]})
+    flat = pd.DataFrame({"step": range(1, 101), "epoch": 1, "loss": np.full(100, 0.69)})
+    assert [f["code"] for f in diagnose(history, flat)] == ["plateau_early"]
+    # it fell and levelled off within the epoch: fine so far, but one epoch shows no more
+    level = pd.DataFrame({"step": range(1, 101), "epoch": 1, "loss": 0.3 + 0.7 * np.exp(-np.arange(100) / 5)})
+    history = pd.DataFrame({"epoch": [1], "train_loss": [0.4], "val_loss": [0.35]})
+    assert [f["code"] for f in diagnose(history, level)] == ["too_few_epochs"]

@@ -17,6 +17,7 @@ import pytest
 import treino
 from treino import report
 from treino.errors import RunError
+from treino.report import run_page
 
 QUIET = {"log": {"progress": False}}
 RUNS = {
@@ -201,3 +202,18 @@ def test_reports_open_in_headless_chromium(runs: dict[str, Path]) -> None:
                 page.close()
         finally:
             browser.close()
+
+
+def test_parameter_counts_are_whole_numbers_not_scientific():
+    """A 23,722-parameter CNN read '2.372e+04 parameters' in report.html."""
+    head = run_page.model_summary({"kind": "cnn", "parameters": 23722, "summary": "..."})
+    assert head.startswith("<p>cnn, 23,722 parameters</p>")
+
+
+def test_timing_leaves_out_what_was_not_measured():
+    """report.html showed 'compile seconds None' for every run without train.compile."""
+    table = run_page.timing({"timing": {"total_seconds": 1.5, "compile_seconds": None, "threads": 1}})
+    assert (
+        table
+        == "<table><tr><td>total seconds</td><td>1.5</td></tr><tr><td>threads</td><td>1</td></tr></table>"
+    )

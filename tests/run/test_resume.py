@@ -8,54 +8,16 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
-import pandas as pd
 import pytest
 import torch
-
-FAULTS = Path(__file__).parents[1] / "faults.py"  # shared by the tests that break a run on purpose
-# dropout (global RNG), mini-batches (shuffling generator), a step schedule and Adam state:
-# everything a resume must put back
-ARGS = [
-    "--data", "iris", "--set", "model.kind=mlp", "--set", "model.hidden=[16]",
-    "--set", "model.dropout=0.2", "--set", "train.batch_size=16", "--set", "train.epochs=4",
-    "--set", "schedule.name=step", "--set", "schedule.step_size=1", "--set", "schedule.gamma=0.8",
-    "--set", "train.restore_best=false", "--set", "log.plots=false", "--set", "log.progress=false",
-    "--quiet",
-]  # fmt: skip
-STEPS_PER_EPOCH = 7  # iris: 150 rows, 70% train = 104 rows, batches of 16
-
-
-def run_cli(args: list[str]) -> Any:
-    """The real CLI in this process: the killed runs are real processes, the rest need not be."""
-    from typer.testing import CliRunner
-
-    from treino.cli import app
-
-    return CliRunner().invoke(app, args)
+from broken_runs import ARGS, FAULTS, STEPS_PER_EPOCH, assert_same_run, run_cli
 
 
 def kill_at(point: str, n: int, out: Path, args: list[str] = ARGS) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "MPLBACKEND": "Agg"}
     cmd = [sys.executable, str(FAULTS), point, str(n), "--", *args, "--out", str(out)]
     return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
-
-
-def assert_same_run(run: Path, ref: Path) -> None:
-    """Same final weights (bytes), same history and per-step losses, same metrics."""
-    a, b = (run / "model" / "weights.safetensors").read_bytes(), (ref / "model" / "weights.safetensors")
-    assert a == b.read_bytes()
-    history, expected = pd.read_csv(run / "history.csv"), pd.read_csv(ref / "history.csv")
-    pd.testing.assert_frame_equal(history.drop(columns="seconds"), expected.drop(columns="seconds"))
-    assert (run / "steps.csv").read_bytes() == (ref / "steps.csv").read_bytes()
-    got, want = json.loads((run / "metrics.json").read_text()), json.loads((ref / "metrics.json").read_text())
-    for key in ("status", "epochs_run", "best_epoch", "train", "val", "test"):
-        assert got[key] == want[key], key
-    last, ref_last = (torch.load(p / "checkpoints" / "last.pt", weights_only=True) for p in (run, ref))
-    assert last["epoch"] == ref_last["epoch"]
-    for name, tensor in ref_last["model"].items():
-        assert torch.equal(last["model"][name], tensor), name
 
 
 @pytest.fixture(scope="module")
@@ -147,3 +109,16 @@ def test_resume_with_a_new_learning_rate_uses_it(tmp_path: Path) -> None:
     # epoch 2 ran at the new rate (the step schedule then decayed it once, by 0.8)
     assert last["optimizer"]["param_groups"][0]["lr"] == pytest.approx(0.125 * 0.8)
     assert len(last["optimizer"]["state"]) > 0  # Adam's moments came back from the checkpoint
+
+
+def test_a_resume_that_fails_leaves_the_runs_config_as_it_was(cli, tmp_path):
+    """A --resume that failed had already rewritten RUN/config.yaml, breaking every later --resume."""
+    import treino
+
+    run = tmp_path / "run"
+    treino.train(None, {"data.source": "iris", "train.epochs": 1}, out=run, quiet=True)
+    before = (run / "config.yaml").read_text()
+    result = cli(["train", "--resume", run, "--set", "model.hidden=[8]", "--set", "train.epochs=2", "-q"])
+    assert result.exit_code == 2
+    assert "the checkpoint does not fit the model" in result.output
+    assert (run / "config.yaml").read_text() == before

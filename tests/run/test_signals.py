@@ -15,10 +15,9 @@ from typing import Any
 import pandas as pd
 import pytest
 import torch
+from broken_runs import ARGS, FAULTS, STEPS_PER_EPOCH, assert_same_run, run_cli
 from safetensors.torch import load_file
-from test_resume import ARGS, STEPS_PER_EPOCH, assert_same_run, run_cli
 
-FAULTS = Path(__file__).parents[1] / "faults.py"  # shared by the tests that break a run on purpose
 ENV = {**os.environ, "MPLBACKEND": "Agg"}
 
 

@@ -121,3 +121,13 @@ def test_out_that_is_a_file_is_refused(cli, tmp_path):
     result = cli(["train", "--out", target, "-q"])
     assert result.exit_code == 2
     assert result.output == f"error: --out {target}: is a file; give a folder path for the run\n"
+
+
+def test_out_holding_only_a_users_config_is_not_called_a_run(cli, tmp_path):
+    """--out holding only the user's config.yaml was called a run to continue with --resume."""
+    (tmp_path / "config.yaml").write_text("data: {source: iris}\n")
+    result = cli(["train", tmp_path / "config.yaml", "--out", tmp_path, "-q"])
+    assert result.exit_code == 2
+    assert result.output.strip().splitlines()[-1] == (
+        f"error: --out {tmp_path}: the folder is not empty; give a new or empty folder"
+    )

@@ -244,3 +244,24 @@ def test_text_table_uses_the_saved_vocabulary(tmp_path: Path) -> None:
     x = next(predictor.chunks(frame)).features
     assert x.shape == (3, len(predictor.info.features)) and not x[1:].any()  # no known word: zeros
     assert predictor.predict_proba(frame).shape == (3, 2)
+
+
+def test_load_on_cuda_without_a_gpu_names_the_fix(tmp_path):
+    """treino.load on cuda without a GPU raised torch's 'not compiled with CUDA' AssertionError."""
+    import pytest
+    import torch
+
+    import treino
+    from treino.errors import ConfigError
+
+    if torch.cuda.is_available():
+        pytest.skip("a GPU is visible: cuda is a valid device here")
+    with pytest.raises(ConfigError) as info:
+        treino.load(tmp_path / "no-run", device="cuda")
+    assert str(info.value) == (
+        "treino.load: device 'cuda': no GPU is visible here; use device='cpu' "
+        "(or 'auto': the GPU when there is one)"
+    )
+    with pytest.raises(ConfigError) as info:
+        treino.load(tmp_path / "no-run", device="gpu")
+    assert str(info.value) == "treino.load: device 'gpu' is not a device; use device='cpu', 'cuda' or 'auto'"
