@@ -3,7 +3,7 @@ words what the convergence curve shows, with the fix to try.
 
 Codes: diverged, plateau_early, overfitting, underfitting, not_converged, noisy, healthy, and
 too_few_epochs (one epoch with too few iterations to read a curve from).
-The thresholds below were tuned on the staged runs in tests/test_diagnosis.py (learning rate
+The thresholds below were tuned on the staged runs in tests/report/test_diagnosis.py (learning rate
 far too high and far too low, a big MLP on a tiny dataset, a linear model on curved data,
 stochastic batches, and healthy runs); change them only together with those tests.
 """
