@@ -20,7 +20,7 @@ from treino.data.info import DataInfo
 from treino.engine.loop import forward_rows, resolve_device
 from treino.errors import DataError, RunError
 from treino.run import folder as rundir
-from treino.serve.inputs import Chunk, image_chunks, npz_inputs, table_chunks
+from treino.serve.inputs import Chunk, image_chunks, input_columns, npz_inputs, table_chunks
 from treino.tasks import predict_labels, probabilities
 
 CHUNK_ROWS = 65_536  # table rows read, transformed and written at a time (a few MB each)
@@ -75,7 +75,7 @@ class Predictor:
     @property
     def columns(self) -> list[str]:
         """The raw input columns a table model needs (before encoding)."""
-        return [c["name"] for c in self.preprocessing.get("columns", [])]
+        return input_columns(self.preprocessing)
 
     def predict(self, data: Any) -> np.ndarray:
         """Class names (N,) for a classifier; values (N,) or (N, targets) for regression.
