@@ -85,7 +85,9 @@ def assemble(cfg: C.Config, ckpt: dict[str, Any] | None = None, say: Say | None 
     counts = info.class_counts.get("train") if task != "regression" else None
     loss_fn = build_loss(cfg.loss, task, counts, target_scale)
     optimizer = optimizers.build(cfg.optimizer.name, model, **cfg.optimizer.model_dump(exclude={"name"}))
-    schedule = schedules.build(cfg.schedule.name, optimizer, epochs, steps, **cfg.schedule.model_dump(exclude={"name"}))
+    schedule = schedules.build(
+        cfg.schedule.name, optimizer, epochs, steps, **cfg.schedule.model_dump(exclude={"name"})
+    )
     train = data.train.source(batch, generator, task)  # (x, y), augmenting images, lazy rows
     val = data.val.ordered(torch.device("cpu"), task) if data.val is not None else None  # fit moves it
     return Assembled(
