@@ -332,11 +332,17 @@ def _sources(
     if isinstance(batch_size, str) and batch_size != "full":
         raise ValueError(f"batch_size {batch_size!r}: must be a positive number of rows or 'full'")
     size = None if batch_size == "full" else int(batch_size)
-    train_src = checks.prepared(as_source(train, size, generator), task, model).to(device)
-    val_src = (
-        checks.prepared(as_source(val, size, generator), task, model).to(device) if val is not None else None
-    )
+    train_src = batch_source(train, size, generator, task, model).to(device)
+    val_src = batch_source(val, size, generator, task, model).to(device) if val is not None else None
     return train_src, val_src
+
+
+def batch_source(
+    data: Any, size: int | None, generator: torch.Generator, task: TaskName, model: nn.Module
+) -> Source:
+    """Tensors, a Dataset or a DataLoader as the batch source fit() trains on: batches of `size`
+    rows (None: all), targets as the loss takes them, inputs as the model's first layer takes them."""
+    return checks.prepared(as_source(data, size, generator), task, model)
 
 
 def _check_finite(train: Source, val: Source | None, threads: int | None) -> None:

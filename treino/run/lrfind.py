@@ -17,9 +17,8 @@ import torch
 
 from treino import config as C
 from treino import files
-from treino.batches.source import Source, as_source
-from treino.engine import checks
-from treino.engine.loop import resolve_device
+from treino.batches.source import Source
+from treino.engine.loop import batch_source, resolve_device
 from treino.errors import ConfigError
 from treino.run import folder as rundir
 from treino.run.assemble import assemble
@@ -76,7 +75,7 @@ def lr_find(
         parts.loss_fn.to(device),
     )  # the optimizer holds these same tensors
     # as fit() takes it: a batch source, targets as the loss takes them
-    source = checks.prepared(as_source(parts.train, parts.batch, parts.generator), parts.task, model)
+    source = batch_source(parts.train, parts.batch, parts.generator, parts.task, model)
     lrs = (start_lr, end_lr)
     sweep = _sweep(model, loss_fn, parts.optimizer, source, parts.generator, lrs, iterations, device)
     finite = sweep[sweep["smoothed"].map(math.isfinite)]
