@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from treino.report.draw import TRAIN, VAL, pyplot, save
+from treino.report.draw import TRAIN, VAL, save, subplots
 
 MAX_LABELLED = 25  # above this many classes, the confusion matrix cells carry no numbers
 
@@ -23,8 +23,7 @@ def confusion(pred: pd.DataFrame, classes: list[str], path: Path) -> Path:
     normalized = np.divide(counts, totals, out=np.zeros(counts.shape), where=totals > 0)
     k = len(classes)
     size = min(3 + 0.3 * k, 10)
-    plt = pyplot()
-    fig, axes = plt.subplots(1, 2, figsize=(2 * size + 1, size))
+    fig, axes = subplots(1, 2, figsize=(2 * size + 1, size))
     for ax, matrix, title, fmt in (
         (axes[0], counts, "Confusion matrix (counts)", "d"),
         (axes[1], normalized, "Normalized by true class (recall)", ".2f"),
@@ -54,8 +53,7 @@ def per_class(pred: pd.DataFrame, classes: list[str], path: Path, split: str = "
     )
     k = len(classes)
     x = np.arange(k)
-    plt = pyplot()
-    fig, ax = plt.subplots(figsize=(min(3 + 0.5 * k, 14), 3.5))
+    fig, ax = subplots(figsize=(min(3 + 0.5 * k, 14), 3.5))
     ax.bar(x - 0.2, precision, width=0.4, color=TRAIN, label="precision")
     ax.bar(x + 0.2, recall, width=0.4, color=VAL, label="recall")
     ax.set_xticks(x, [f"{c}\n(n={n})" for c, n in zip(classes, support, strict=True)] if k <= 12 else classes,
@@ -79,8 +77,7 @@ def roc(pred: pd.DataFrame, classes: list[str], path: Path) -> Path | None:
         return None
     fpr, tpr, _ = roc_curve(truth, score)
     area = roc_auc_score(truth, score)
-    plt = pyplot()
-    fig, ax = plt.subplots(figsize=(4.5, 4.2))
+    fig, ax = subplots(figsize=(4.5, 4.2))
     ax.plot(fpr, tpr, color=TRAIN, lw=2, label=f"AUC = {area:.3f}")
     ax.plot([0, 1], [0, 1], ls="--", color="#888", lw=1, label="chance")
     ax.set(title=f"ROC (positive class: {classes[1]})", xlabel="false positive rate",
@@ -97,8 +94,7 @@ def misclassified(found: dict[str, np.ndarray], classes: list[str], path: Path) 
     n = len(images)
     cols = min(8, n)
     rows = -(-n // cols)
-    plt = pyplot()
-    fig, axes = plt.subplots(rows, cols, figsize=(1.3 * cols, 1.75 * rows), squeeze=False)
+    fig, axes = subplots(rows, cols, figsize=(1.3 * cols, 1.75 * rows), squeeze=False)
     for ax in axes.flat:
         ax.axis("off")
     for i, ax in enumerate(axes.flat[:n]):

@@ -13,7 +13,7 @@ import pandas as pd
 import yaml
 
 from treino.files import read_json, write_text
-from treino.report.draw import pyplot, save
+from treino.report.draw import rcParams, save, subplots
 from treino.report.html import cell, document, esc, image
 
 OK = ("completed", "early_stopped")
@@ -103,13 +103,12 @@ def _cell(value: Any) -> Any:
 
 def _plot(folder: Path, manifest: dict[str, Any], runs: list[list[dict[str, Any]]], task: str) -> list[Path]:
     """plots/curves.png (loss on four axes) and plots/metrics.png (the metric per epoch, test bars)."""
-    plt = pyplot()
-    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    colors = rcParams()["axes.prop_cycle"].by_key()["color"]
     labels = [v["label"] for v in manifest["variants"]]
     plots = folder / "plots"
     plots.mkdir(exist_ok=True)
 
-    fig, axes = plt.subplots(2, 2, figsize=(12, 8.5))
+    fig, axes = subplots(2, 2, figsize=(12, 8.5))
     panels = [
         (axes[0, 0], "history", "epoch", "val_loss", "Validation loss per epoch", "epoch"),
         (axes[0, 1], "steps", "step", "loss", "Training loss per iteration", "iteration (log scale)"),
@@ -141,7 +140,7 @@ def _plot(folder: Path, manifest: dict[str, Any], runs: list[list[dict[str, Any]
     curves = save(fig, plots / "curves.png", grid=False)
 
     metric = _main_metric(task)
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4.2))
+    fig, axes = subplots(1, 2, figsize=(12, 4.2))
     ax = axes[0]
     for i, variant_runs in enumerate(runs):
         for j, data in enumerate(variant_runs):

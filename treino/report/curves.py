@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from treino.report.draw import TRAIN, VAL, integer_epochs, pyplot, save
+from treino.report.draw import TRAIN, VAL, integer_epochs, save, subplots
 
 
 def smooth(values: pd.Series) -> tuple[pd.Series, int]:
@@ -30,8 +30,7 @@ def loss(
 ) -> Path:
     """Left: loss per iteration (raw + smoothed). Right: loss per epoch, train vs validation,
     with the best epoch and the start of overfitting marked."""
-    plt = pyplot()
-    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
+    fig, (left, right) = subplots(1, 2, figsize=(11, 4))
     if steps is not None and len(steps):
         clean = steps[np.isfinite(steps["loss"])]
         trend, window = smooth(clean["loss"])
@@ -88,10 +87,9 @@ def metrics(history: pd.DataFrame, best_epoch: int | None, path: Path) -> Path |
     names = metric_names(history)
     if not names:
         return None
-    plt = pyplot()
     cols = min(3, len(names))
     rows = -(-len(names) // cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(3.8 * cols, 2.9 * rows), squeeze=False)
+    fig, axes = subplots(rows, cols, figsize=(3.8 * cols, 2.9 * rows), squeeze=False)
     for ax, name in zip(axes.flat, names, strict=False):
         for prefix, color, label in (("train_", TRAIN, "train"), ("val_", VAL, "validation")):
             if prefix + name in history:
@@ -109,8 +107,7 @@ def metrics(history: pd.DataFrame, best_epoch: int | None, path: Path) -> Path |
 def learning_rate(history: pd.DataFrame, path: Path) -> Path | None:
     if "lr" not in history or not len(history):
         return None
-    plt = pyplot()
-    fig, ax = plt.subplots(figsize=(5.5, 3))
+    fig, ax = subplots(figsize=(5.5, 3))
     ax.plot(history["epoch"], history["lr"], "o-", ms=3, color=TRAIN)
     lr = history["lr"].to_numpy(dtype=float)
     if lr.min() > 0 and lr.max() / lr.min() > 20:
@@ -124,8 +121,7 @@ def learning_rate(history: pd.DataFrame, path: Path) -> Path | None:
 
 def lr_sweep(sweep: pd.DataFrame, suggested: float, best_lr: float, path: Path) -> Path:
     """treino lr-find: the loss against an exponentially growing learning rate."""
-    plt = pyplot()
-    fig, ax = plt.subplots(figsize=(6.5, 4))
+    fig, ax = subplots(figsize=(6.5, 4))
     clean = sweep[np.isfinite(sweep["loss"])]
     ax.plot(clean["lr"], clean["loss"], color="#a9bfd6", lw=0.8, label="each iteration")
     ax.plot(clean["lr"], clean["smoothed"], color=TRAIN, lw=1.8, label="smoothed")

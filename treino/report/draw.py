@@ -1,4 +1,9 @@
-"""Matplotlib set-up shared by the plot modules: the Agg backend (no display), one style."""
+"""Matplotlib set-up shared by the plot modules: figures on their own Agg canvas, one style.
+
+Nothing here touches pyplot or matplotlib's global backend: a learner's notebook keeps its
+inline plots after treino has drawn its own (each figure owns its canvas and is dropped after
+it is written).
+"""
 
 from __future__ import annotations
 
@@ -9,14 +14,24 @@ DPI = 80  # small PNGs: the report embeds every one of them
 TRAIN, VAL, TEST = "#1f5f99", "#d9480f", "#2b8a3e"
 
 
-def pyplot() -> Any:
-    """matplotlib.pyplot on the Agg backend (files only; works without a display)."""
+def subplots(nrows: int = 1, ncols: int = 1, **kwargs: Any) -> tuple[Any, Any]:
+    """A Figure with its own Agg canvas and its axes, as pyplot.subplots gives them, without
+    pyplot (whose global backend and figure list belong to the user)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    figure_keys = {"figsize", "dpi", "layout"}
+    fig = Figure(**{k: v for k, v in kwargs.items() if k in figure_keys})
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(nrows, ncols, **{k: v for k, v in kwargs.items() if k not in figure_keys})
+    return fig, axes
+
+
+def rcParams() -> Any:
+    """matplotlib's style defaults (read only here: the colour cycle)."""
     import matplotlib
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
+    return matplotlib.rcParams
 
 
 def integer_epochs(ax: Any) -> None:
@@ -27,12 +42,11 @@ def integer_epochs(ax: Any) -> None:
 
 
 def save(fig: Any, path: Path, grid: bool = True) -> Path:
-    """Tidy, write the PNG and free the figure (many reports in one process must not leak)."""
+    """Tidy and write the PNG (the figure is not in pyplot's list: nothing to free)."""
     for ax in fig.axes if grid else ():
         ax.grid(alpha=0.3)
     fig.tight_layout()
     tmp = path.with_name(path.stem + ".tmp.png")
     fig.savefig(tmp, dpi=DPI)
     tmp.replace(path)
-    pyplot().close(fig)
     return path

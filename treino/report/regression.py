@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from treino.report.draw import TEST, TRAIN, VAL, pyplot, save
+from treino.report.draw import TEST, TRAIN, VAL, save, subplots
 
 MAX_TARGETS = 4  # panels drawn for a multi-output regression
 
@@ -27,8 +27,7 @@ def predicted_vs_actual(pred: pd.DataFrame, path: Path, split: str = "test") -> 
     pairs = _pairs(pred)
     if not pairs:
         return None
-    plt = pyplot()
-    fig, axes = plt.subplots(1, len(pairs), figsize=(4.4 * len(pairs), 4.2), squeeze=False)
+    fig, axes = subplots(1, len(pairs), figsize=(4.4 * len(pairs), 4.2), squeeze=False)
     for ax, (name, true, guess) in zip(axes.flat, pairs, strict=True):
         ax.scatter(true, guess, s=12, alpha=0.7, color=TRAIN)
         finite = np.concatenate([true, guess])
@@ -54,8 +53,7 @@ def residuals(pred: pd.DataFrame, path: Path) -> Path | None:
     name, true, guess = pairs[0]
     error = true - guess
     keep = np.isfinite(error)
-    plt = pyplot()
-    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.6))
+    fig, (left, right) = subplots(1, 2, figsize=(10, 3.6))
     left.scatter(guess[keep], error[keep], s=12, alpha=0.7, color=TRAIN)
     left.axhline(0, color="#888", ls="--", lw=1)
     left.set(title=f"Residuals {name}".strip(), xlabel="predicted", ylabel="actual - predicted")
@@ -68,8 +66,7 @@ def fitted(pred: pd.DataFrame, curve: pd.DataFrame, feature: str, target: str, p
     """The course's picture: the data points and the function the network learned."""
     if "x" not in pred or "y_true" not in pred:
         return None
-    plt = pyplot()
-    fig, ax = plt.subplots(figsize=(6.5, 4.2))
+    fig, ax = subplots(figsize=(6.5, 4.2))
     ax.scatter(pred["x"], pred["y_true"], s=14, alpha=0.7, color=TEST, label=f"{pred['split'].iloc[0]} data")
     ax.plot(curve["x"], curve["y_pred"], color=VAL, lw=2.2, label="the model")
     ax.set(title=f"{target} as a function of {feature}", xlabel=feature, ylabel=target)

@@ -10,7 +10,7 @@ from typing import Any
 import pandas as pd
 
 from treino.files import write_text
-from treino.report.draw import pyplot, save
+from treino.report.draw import save, subplots
 from treino.report.html import cell, document, esc, image
 
 
@@ -32,14 +32,13 @@ def _plots(folder: Path, study: Any, frame: pd.DataFrame, metric: str) -> list[t
     """plots/history.png (the value per trial and per epoch) and plots/slices.png (per parameter)."""
     import optuna
 
-    plt = pyplot()
     plots = folder / "plots"
     plots.mkdir(exist_ok=True)
     out = []
     maximize = study.direction == optuna.study.StudyDirection.MAXIMIZE
     done = frame[frame["state"] == "complete"]
 
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4.2))
+    fig, axes = subplots(1, 2, figsize=(12, 4.2))
     ax = axes[0]
     ax.plot(done["trial"], done["value"], "o", color="#36c", label="completed trial")
     if len(done):
@@ -68,7 +67,7 @@ def _plots(folder: Path, study: Any, frame: pd.DataFrame, metric: str) -> list[t
     if params and len(done):
         cols = min(3, len(params))
         rows = math.ceil(len(params) / cols)
-        fig, axes = plt.subplots(rows, cols, figsize=(4 * cols, 3.3 * rows), squeeze=False)
+        fig, axes = subplots(rows, cols, figsize=(4 * cols, 3.3 * rows), squeeze=False)
         for ax, col in zip(axes.flat, params, strict=False):
             values = done[col]
             logx = col.removeprefix("param.") in _log_params(study)
