@@ -15,8 +15,7 @@ from torch import nn
 
 from treino import config as C
 from treino import files
-from treino.engine import metrics as M
-from treino.engine.callbacks import Callback, EarlyStopping, ProgressBar
+from treino.engine.callbacks import Callback
 from treino.engine.checkpoint import Checkpoint
 from treino.engine.checkpoint import load as load_checkpoint
 from treino.engine.loop import evaluate, fit, resolve_device
@@ -24,6 +23,7 @@ from treino.report import diagnosis
 from treino.run import folder as rundir
 from treino.run import loggers, predictions, processes
 from treino.run.assemble import assemble
+from treino.run.callbacks import standard
 from treino.run.resume import check_resume_args, resume_point
 from treino.run.signals import Interrupted, SignalGuard
 
@@ -234,20 +234,11 @@ def _callbacks(
     cfg: C.Config, run_dir: Path, patience: int | None, task: str, has_val: bool, quiet: bool
 ) -> list[Callback]:
     es = cfg.train.early_stopping
-    monitor = es.monitor if es else "val_loss"
-    if not has_val and monitor.startswith("val_"):
-        monitor = "train_" + monitor.removeprefix("val_")
-    callbacks: list[Callback] = [
-        EarlyStopping(
-            monitor=monitor,
-            patience=patience,
-            min_delta=es.min_delta if es else 0.0,
-            higher_is_better=M.higher_is_better(monitor, task),  # type: ignore[arg-type]
-            restore_best=cfg.train.restore_best,
-        ),
-    ]
-    if cfg.log.progress and not quiet:
-        callbacks.append(ProgressBar("loss" if task == "regression" else "accuracy"))
+    callbacks = standard(
+        task, has_val, patience=patience, monitor=es.monitor if es else "val_loss",
+        min_delta=es.min_delta if es else 0.0, restore_best=cfg.train.restore_best,
+        progress=cfg.log.progress and not quiet,
+    )  # fmt: skip
     return callbacks + loggers.build(cfg, run_dir)  # TensorBoard / MLflow, when asked for
 
 
