@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from treino.tasks import TaskName
 
-Kind = Literal["table", "image", "text"]
+Kind = Literal["table", "image", "text", "sequence", "series"]  # sequence: (T, F) rows; series: windows
 
 
 @dataclass
@@ -28,6 +28,8 @@ class DataInfo:
     notes: list[str] = field(default_factory=list)  # what was inferred, dropped, clamped
     text_mode: str = ""  # kind text: "tfidf" (x float (N, F)) or "tokens" (x long (N, L), 0 = pad)
     vocab_size: int = 0  # tokens: ids are 0..vocab_size-1 (0 = padding, 1 = unknown word)
+    window: int = 0  # series: past steps one input holds (input_shape is (window, features))
+    horizon: int = 0  # series: steps ahead predicted (n_outputs is horizon x targets)
 
     @property
     def n_outputs(self) -> int:
@@ -35,7 +37,7 @@ class DataInfo:
             return 1
         if self.task == "multiclass":
             return len(self.classes)
-        return max(1, len(self.targets))
+        return max(1, len(self.targets)) * max(1, self.horizon)
 
     def to_dict(self) -> dict[str, Any]:
         out = dict(self.__dict__)
