@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from treino.engine import metrics as M
 from treino.engine.callbacks import Callback, EarlyStopping, ProgressBar
+from treino.engine.probes import Probes
 
 
 def standard(
@@ -29,6 +30,7 @@ def standard(
             higher_is_better=M.higher_is_better(monitor, task),  # type: ignore[arg-type]
             restore_best=restore_best,
         ),
+        Probes(),  # once per epoch: gradient norms, dead/saturated units, weight movement (diagnosis)
     ]
     if progress:
         callbacks.append(ProgressBar("loss" if task == "regression" else "accuracy"))
