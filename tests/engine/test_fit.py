@@ -188,3 +188,57 @@ def test_fit_casts_integer_inputs_for_a_float_model_and_keeps_token_ids():
     bag = Bag()
     treino.fit(bag, (x, y), (x, y), loss="cross_entropy", epochs=1, batch_size=8)
     assert bag.seen == {torch.int64}
+
+
+def _classes(n: int = 60, k: int = 3) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(0)
+    return rng.normal(size=(n, 4)), np.arange(n) % k  # int64 labels 0..k-1
+
+
+def test_loss_auto_with_k_outputs_and_integer_labels_is_multiclass():
+    """loss auto with a 3-output network and integer labels said 'make its last layer output 1
+    value per row': it told a learner to turn a classifier into a regressor."""
+    x, y = _classes()
+    history = treino.fit(nn.Linear(4, 3), (x, y), (x, y), epochs=1, batch_size=16)
+    assert {"train_accuracy", "val_accuracy", "val_f1_macro"} <= set(history.epochs[0])
+    assert "val_mse" not in history.epochs[0]
+
+
+def test_loss_auto_with_one_output_and_01_labels_is_binary_and_float_targets_regression():
+    x, y = _classes(k=2)
+    binary = treino.fit(nn.Linear(4, 1), (x, y), epochs=1, batch_size=16)
+    assert "train_auc" in binary.epochs[0]
+    regression = treino.fit(nn.Linear(4, 1), (x, y.astype(np.float32)), epochs=1, batch_size=16)
+    assert "train_r2" in regression.epochs[0]
+
+
+def test_loss_auto_from_a_dataloader_looks_at_its_first_batch():
+    """A DataLoader of integer labels and a 3-output network is multiclass too."""
+    from torch.utils.data import DataLoader, TensorDataset
+
+    x, y = _classes()
+    loader = DataLoader(
+        TensorDataset(torch.as_tensor(x, dtype=torch.float32), torch.as_tensor(y)), batch_size=16
+    )
+    history = treino.fit(nn.Linear(4, 3), loader, epochs=1)
+    assert "train_accuracy" in history.epochs[0]
+
+
+def test_loss_auto_with_too_few_outputs_for_the_classes_names_the_fix():
+    x, y = _classes(k=5)
+    with pytest.raises(ValueError) as info:
+        treino.fit(nn.Linear(4, 3), (x, y), epochs=1)
+    assert str(info.value) == (
+        "the model outputs 3 logits per row but the targets hold class 4 (5 classes); "
+        "make its last layer output at least 5"
+    )
+
+
+def test_an_explicit_loss_keeps_its_task():
+    """loss='mse' with 3 outputs and integer labels stays a regression: its message is unchanged."""
+    x, y = _classes()
+    with pytest.raises(ValueError) as info:
+        treino.fit(nn.Linear(4, 3), (x, y), loss="mse", epochs=1)
+    assert str(info.value) == (
+        "the model outputs (2, 3) for 2 rows but the targets are (2, 1); make its last layer output 1 value per row"
+    )

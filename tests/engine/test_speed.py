@@ -94,17 +94,53 @@ def test_the_meter_counts_what_is_not_work_as_overhead() -> None:
     assert speed.Meter().overhead == 0.0
 
 
-def test_cnns_train_channels_last_and_end_with_contiguous_weights() -> None:
+class _SeeMemoryFormat(treino.engine.Callback):
+    """Records whether the first conv's weight is NHWC during training."""
+
+    def __init__(self) -> None:
+        self.seen: list[bool] = []
+
+    def on_epoch_end(self, state, logs) -> None:
+        conv = [m for m in state.model.modules() if isinstance(m, nn.Conv2d)][-1]  # > 1 input channel
+        self.seen.append(conv.weight.is_contiguous(memory_format=torch.channels_last))
+
+
+def test_treinos_cnn_trains_channels_last_and_ends_with_contiguous_weights() -> None:
+    from treino.models.cnn import CNN
+
     torch.manual_seed(0)
-    net = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU(), nn.Flatten(),
-                        nn.Linear(4 * 8 * 8, 3))  # fmt: skip
+    net, seen = CNN((3, 8, 8), 3, channels=[4, 4]), _SeeMemoryFormat()
     x, y = torch.rand(96, 3, 8, 8), torch.randint(0, 3, (96,))
     history = treino.fit(net, (x, y), (x[:32], y[:32]), loss="cross_entropy", epochs=2, batch_size=16,
-                         device="cpu")  # fmt: skip
+                         device="cpu", callbacks=[seen])  # fmt: skip
     assert history.status == "completed"
+    assert seen.seen == [True, True]
     assert history.epochs[-1]["val_loss"] < history.epochs[0]["train_loss"] * 2
     assert all(p.is_contiguous() for p in net.parameters())
     assert x.is_contiguous()  # the caller's tensor is untouched
+
+
+def test_a_users_cnn_that_flattens_with_view_trains_in_its_own_memory_order() -> None:
+    """treino switched every model with a Conv2d to channels_last: a forward that flattens with
+    x.view(x.size(0), -1), as the course's CNN does, failed with 'view size is not compatible'."""
+
+    class LabCNN(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.conv1 = nn.Conv2d(1, 4, 3, padding=1)
+            self.conv2 = nn.Conv2d(4, 4, 3, padding=1)
+            self.fc = nn.Linear(4 * 8 * 8, 10)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            x = torch.relu(self.conv2(torch.relu(self.conv1(x))))
+            return self.fc(x.view(x.size(0), -1))
+
+    torch.manual_seed(0)
+    seen = _SeeMemoryFormat()
+    x, y = torch.rand(64, 1, 8, 8), torch.randint(0, 10, (64,))
+    history = treino.fit(LabCNN(), (x, y), (x, y), epochs=2, batch_size=16, device="cpu", callbacks=[seen])
+    assert history.status == "completed"
+    assert seen.seen == [False, False]
 
 
 @pytest.mark.parametrize("width", [4, 300])  # one gather per epoch / one gather per batch

@@ -8,7 +8,80 @@ from torch import nn
 
 from treino.batches import sparse
 from treino.batches.source import Source
-from treino.tasks import TaskName, prepare_targets
+from treino.tasks import TaskName, infer_from_loss, prepare_targets
+
+
+def task_of(loss: str | nn.Module, model: nn.Module, source: Source) -> TaskName:
+    """The task fit() trains for when it is not told one.
+
+    A loss name or a torch loss module implies its task. For loss "auto" the data decide:
+    integer (or bool) labels with a model that outputs K > 1 values per row are classes
+    (multiclass, cross-entropy); labels 0/1 with 1 output are binary (bce); float targets,
+    and any other integers with 1 output (counts, years), are values (regression, mse).
+    """
+    if not isinstance(loss, str):
+        if isinstance(loss, nn.CrossEntropyLoss | nn.NLLLoss):
+            return "multiclass"
+        if isinstance(loss, nn.BCEWithLogitsLoss | nn.BCELoss):
+            return "binary"
+        return "regression"
+    if loss != "auto":
+        return infer_from_loss(loss)
+    x, y = _first_rows(source)
+    if y is None or y.is_floating_point() or y.is_complex() or (y.ndim == 2 and y.shape[1] > 1):
+        return "regression"
+    width = _output_width(model, x)
+    if width is not None and width > 1:
+        return "multiclass"
+    if width == 1 and bool(((y == 0) | (y == 1)).all()):
+        return "binary"
+    return "regression"
+
+
+def _first_rows(source: Source) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+    """Inputs (2 rows) and all targets of in-memory data; a DataLoader's first batch otherwise
+    (drawn with the random state put back, so training is unchanged by the look)."""
+    x, y = getattr(source, "x", None), getattr(source, "y", None)
+    if x is not None and isinstance(y, torch.Tensor):
+        return sparse.dense_rows(x, slice(0, 2)), y
+    loader = getattr(source, "loader", None)
+    if loader is None:
+        return None, None
+    try:
+        with torch.random.fork_rng(devices=[]):
+            batch = next(iter(loader))
+    except Exception:
+        return None, None  # the loop draws it again and fails where the callbacks see it
+    if (
+        isinstance(batch, tuple | list)
+        and len(batch) == 2
+        and all(isinstance(t, torch.Tensor) for t in batch)
+    ):
+        return batch[0][:2], batch[1]
+    return None, None
+
+
+@torch.no_grad()
+def _output_width(model: nn.Module, x: torch.Tensor | None) -> int | None:
+    """Values per row of the model's output on 2 rows (eval mode); None when it cannot tell."""
+    if x is None:
+        return None
+    param = next(model.parameters(), None)
+    if not x.is_floating_point() and not any(
+        isinstance(m, nn.Embedding | nn.EmbeddingBag) for m in model.modules()
+    ):
+        x = x.float()  # as prepared() will give it
+    was_training = model.training
+    model.eval()
+    try:
+        out = model(x.to(param.device) if param is not None else x)
+    except Exception:
+        return None  # a forward that fails fails again in the loop, where the callbacks see it
+    finally:
+        model.train(was_training)
+    if not isinstance(out, torch.Tensor) or out.ndim > 2:
+        return None
+    return 1 if out.ndim < 2 else int(out.shape[1])
 
 
 def finite(source: Source | None, split: str) -> None:

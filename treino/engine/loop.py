@@ -20,7 +20,7 @@ from treino.engine.schedules import Schedule
 from treino.engine.state import History, TrainState
 from treino.errors import ConfigError
 from treino.registry import did_you_mean
-from treino.tasks import TaskName, infer_from_loss
+from treino.tasks import TaskName
 
 DIVERGENCE_EVERY = 32  # steps between two looks at the loss (a host sync) for a NaN/inf
 
@@ -241,10 +241,13 @@ def fit(
     Args:
         model: any nn.Module; its forward returns logits or values.
         train, val: (X, y) tensors, a Dataset or a DataLoader.
-        loss: a loss name (mse, l1, huber, bce, cross_entropy) or a torch loss module.
+        loss: a loss name (auto, mse, l1, huber, bce, cross_entropy) or a torch loss module;
+            auto: cross-entropy for integer labels and K > 1 outputs, bce for 0/1 labels and
+            1 output, mse for float targets.
         optimizer: a name (adam, sgd, momentum, ...) or a torch optimizer over model's params.
         batch_size: 1 (stochastic), N (mini-batch) or "full" (the whole training set).
-        task: regression, binary or multiclass; inferred from the loss when None.
+        task: regression, binary or multiclass; when None, from the loss (for auto: from the
+            labels and the model's output).
         threads: CPU threads while training; None = 1 for small steps, all cores for big ones.
         compile: train through torch.compile(model); its compile time is reported apart.
 
@@ -254,12 +257,15 @@ def fit(
     dev = resolve_device(device)
     torch.manual_seed(seed)
     generator = torch.Generator().manual_seed(seed)
-    task = task or _task_of(loss)
+    rows = _rows(batch_size)
+    train_src, val_src = (as_source(d, rows, generator) if d is not None else None for d in (train, val))
+    task = task or checks.task_of(loss, model, train_src)  # "auto": from the labels and the output
     loss_fn = _loss_module(loss, task)
     model.to(dev)
     loss_fn.to(dev)
     optimizer = _optimizer(optimizer, model, lr)
-    train_src, val_src = _sources(train, val, batch_size, generator, task, model, dev)
+    train_src = checks.prepared(train_src, task, model).to(dev)
+    val_src = checks.prepared(val_src, task, model).to(dev) if val_src is not None else None
     if isinstance(loss, str) or type(loss).__module__.startswith("torch.nn"):  # a loss of its own may differ
         checks.output(model, train_src, task)
     if threads is None:
@@ -282,17 +288,6 @@ def fit(
         state.best_epoch, state.meter.overhead,
         state.meter.compile_seconds if compile else None, threads or torch.get_num_threads(),
     )  # fmt: skip
-
-
-def _task_of(loss: str | nn.Module) -> TaskName:
-    """The task a loss implies, when fit() is not told one."""
-    if isinstance(loss, str):
-        return infer_from_loss(loss)
-    if isinstance(loss, nn.CrossEntropyLoss | nn.NLLLoss):
-        return "multiclass"
-    if isinstance(loss, nn.BCEWithLogitsLoss | nn.BCELoss):
-        return "binary"
-    return "regression"
 
 
 def _loss_module(loss: str | nn.Module, task: TaskName) -> nn.Module:
@@ -324,17 +319,11 @@ def _optimizer(
     return optimizer
 
 
-def _sources(
-    train: Any, val: Any, batch_size: int | str, generator: torch.Generator, task: TaskName,
-    model: nn.Module, device: torch.device,
-) -> tuple[Source, Source | None]:  # fmt: skip
-    """The train and val data as batch sources on the device, their targets ready for the task."""
+def _rows(batch_size: int | str) -> int | None:
+    """Rows per batch: a positive number, or None for "full" (the whole training set)."""
     if isinstance(batch_size, str) and batch_size != "full":
         raise ValueError(f"batch_size {batch_size!r}: must be a positive number of rows or 'full'")
-    size = None if batch_size == "full" else int(batch_size)
-    train_src = batch_source(train, size, generator, task, model).to(device)
-    val_src = batch_source(val, size, generator, task, model).to(device) if val is not None else None
-    return train_src, val_src
+    return None if batch_size == "full" else int(batch_size)
 
 
 def batch_source(

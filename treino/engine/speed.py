@@ -82,11 +82,19 @@ def threads(n: int | None) -> Iterator[None]:
 
 @contextmanager
 def channels_last(model: nn.Module, *sources: object) -> Iterator[None]:
-    """CNNs train in NHWC memory order (oneDNN's fast path): the mnist CNN's steps take 0.67x
-    the time on CPU. In-memory images follow; the model is NCHW again afterwards (safetensors
-    and users expect plain contiguous weights)."""
-    convs = any(isinstance(m, nn.Conv2d) for m in model.modules())
-    if convs:
+    """treino's own CNNs train in NHWC memory order (oneDNN's fast path): the mnist CNN's steps
+    take 0.67x the time on CPU. In-memory images follow; the model is NCHW again afterwards
+    (safetensors and users expect plain contiguous weights).
+
+    A module says it takes NHWC tensors with a class attribute `prefers_channels_last = True`
+    (treino.models.cnn.CNN does). A user's model is never switched: its forward may flatten with
+    `x.view(x.size(0), -1)`, which fails on an NHWC tensor.
+    """
+    convs = [m for m in model.modules() if isinstance(m, nn.Conv2d)]
+    marked = [m for m in model.modules() if getattr(m, "prefers_channels_last", False)]
+    inside = {id(c) for m in marked for c in m.modules()}
+    switch = bool(convs) and all(id(c) in inside for c in convs)  # every conv is in one of treino's CNNs
+    if switch:
         model.to(memory_format=torch.channels_last)
         for src in sources:
             x = getattr(src, "x", None)
@@ -95,7 +103,7 @@ def channels_last(model: nn.Module, *sources: object) -> Iterator[None]:
     try:
         yield
     finally:
-        if convs:
+        if switch:
             model.to(memory_format=torch.contiguous_format)
 
 

@@ -27,6 +27,10 @@ class CNN(nn.Module):
         torch.Size([4, 10])
     """
 
+    # the loop may train it in NHWC memory order (engine/speed.py channels_last): its forward
+    # flattens with .flatten(1), which takes any memory order
+    prefers_channels_last = True
+
     def __init__(
         self,
         input_shape: tuple[int, ...],
