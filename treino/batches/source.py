@@ -121,8 +121,8 @@ Source = InMemory | Loader
 
 def as_source(data: Any, batch_size: int | None, generator: torch.Generator | None) -> Source:
     """Wrap (X, y) tensors, a Dataset or a DataLoader for the loop."""
-    if isinstance(data, InMemory | Loader):
-        return data
+    if isinstance(data, InMemory | Loader) or callable(getattr(data, "epoch", None)):
+        return data  # ours, or another batch source of the protocol (batches.windows.Windows)
     if isinstance(data, tuple | list) and len(data) == 2:
         x, y = (_tensor(v) for v in data)
         return InMemory(x, y, batch_size)

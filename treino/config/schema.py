@@ -17,6 +17,8 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from treino.config.series import SeriesConfig
+
 Task = Literal["auto", "regression", "binary", "multiclass"]
 DATA_SUFFIXES = (".csv", ".tsv", ".tab", ".parquet", ".pq", ".jsonl", ".ndjson", ".npz")  # not configs
 
@@ -107,6 +109,9 @@ class DataConfig(Section):
     noise: float | None = Field(None, ge=0, description="Noise of a synthetic dataset.")
     image: ImageConfig = Field(default_factory=ImageConfig)
     text: TextConfig = Field(default_factory=TextConfig)
+    series: SeriesConfig | None = Field(
+        None, description="Forecast a time series (see docs/data.md); null = rows are independent."
+    )
     categorical: Literal["onehot", "index"] = Field(
         "onehot", description="Categorical inputs: one-hot columns, or one index column (0 = unknown)."
     )

@@ -28,6 +28,7 @@ class Table:
     target: list[str]
     task: str = "auto"
     fixed: np.ndarray | None = None
+    series: dict | None = None  # a built-in time series: its data.series defaults (time, season)
 
 
 @dataclass
@@ -66,12 +67,17 @@ def builtin(name: str, task: str, shape: str, source: str, synthetic: bool = Fal
 
 
 def subsample(raw: Table | Images, n: int | None, seed: int) -> Table | Images:
-    """A seeded random subset of `n` rows of a real dataset (all of them when n is None)."""
+    """A seeded random subset of `n` rows of a real dataset (all of them when n is None); of a
+    series, its last `n` steps."""
     rows = len(raw.frame) if isinstance(raw, Table) else len(raw.y)
     if n is None or n >= rows:
         return raw
     keep = np.sort(np.random.default_rng(seed).permutation(rows)[:n])
     fixed = raw.fixed[keep] if raw.fixed is not None else None
+    if isinstance(raw, Table) and raw.series is not None:  # a series keeps its order: its latest n steps
+        return Table(
+            raw.frame.iloc[rows - n :].reset_index(drop=True), raw.target, raw.task, None, raw.series
+        )
     if isinstance(raw, Table):
         return Table(raw.frame.iloc[keep].reset_index(drop=True), raw.target, raw.task, fixed)
     return Images(raw.x[keep], raw.y[keep], raw.classes, fixed, raw.notes)
@@ -246,3 +252,60 @@ def _spirals(n: int | None, noise: float | None, seed: int) -> Table:
 def _xy_table(x: np.ndarray, y: np.ndarray) -> Table:
     frame = pd.DataFrame({"x1": x[:, 0], "x2": x[:, 1], "label": y.astype(str)})
     return Table(frame, ["label"], "binary" if len(np.unique(y)) == 2 else "multiclass")
+
+
+# Time series: real ones read from files inside statsmodels (nothing is downloaded), and the
+# course's noisy sine. Each carries its data.series defaults (see treino/data/series.py).
+
+
+def _statsmodels(name: str) -> pd.DataFrame:
+    """A statsmodels dataset's table, read from the CSV file shipped inside the package."""
+    _need("statsmodels", name, "pip install statsmodels")
+    from importlib import import_module
+
+    return import_module(f"statsmodels.datasets.{name}").load_pandas().data
+
+
+@builtin("co2", "regression", "526 months (series)", "statsmodels (Mauna Loa CO2, weekly as monthly means)")
+def _co2(n: int | None, noise: float | None, seed: int) -> Table:
+    weekly = _statsmodels("co2")
+    # weekly readings with gaps: their monthly means, a month without a reading interpolated
+    monthly = weekly["co2"].resample("MS").mean().interpolate()
+    frame = pd.DataFrame({"month": monthly.index.strftime("%Y-%m-%d"), "co2": monthly.to_numpy().round(3)})
+    return Table(frame, ["co2"], "regression", series={"time": "month", "season": 12})
+
+
+@builtin("elnino", "regression", "732 months (series)", "statsmodels (El Nino sea surface temperature)")
+def _elnino(n: int | None, noise: float | None, seed: int) -> Table:
+    wide = _statsmodels("elnino")  # one row per year, one column per month
+    months = list(wide.columns[1:])
+    long = wide.melt(id_vars="YEAR", value_vars=months, var_name="m", value_name="temperature")
+    long["month"] = pd.to_datetime(long["YEAR"].astype(int).astype(str) + "-" + long["m"], format="%Y-%b")
+    long = long.sort_values("month")
+    frame = pd.DataFrame({"month": long["month"].dt.strftime("%Y-%m-%d").to_numpy(),
+                          "temperature": long["temperature"].to_numpy()})  # fmt: skip
+    return Table(frame, ["temperature"], "regression", series={"time": "month", "season": 12})
+
+
+@builtin("sunspots", "regression", "309 years (series)", "statsmodels (yearly sunspot activity)")
+def _sunspots(n: int | None, noise: float | None, seed: int) -> Table:
+    frame = _statsmodels("sunspots").rename(columns={"YEAR": "year", "SUNACTIVITY": "sunspots"})
+    frame["year"] = frame["year"].astype(int)
+    return Table(frame, ["sunspots"], "regression", series={"time": "year", "season": 11})
+
+
+@builtin("nile", "regression", "100 years (series)", "statsmodels (yearly Nile flow at Aswan)")
+def _nile(n: int | None, noise: float | None, seed: int) -> Table:
+    frame = _statsmodels("nile")
+    frame["year"] = frame["year"].astype(int)
+    return Table(frame, ["volume"], "regression", series={"time": "year"})
+
+
+@builtin(
+    "sine", "regression", "400 steps (series, synthetic)", "the course: a noisy sine, 20 steps a period", True
+)
+def _sine(n: int | None, noise: float | None, seed: int) -> Table:
+    rng = np.random.default_rng(seed)
+    t = np.arange(n or 400)
+    y = np.sin(2 * np.pi * t / 20) + rng.normal(0, 0.1 if noise is None else noise, len(t))
+    return Table(pd.DataFrame({"t": t, "y": y}), ["y"], "regression", series={"time": "t", "season": 20})

@@ -18,6 +18,7 @@ from treino.data.decode import IMAGE_SUFFIXES
 from treino.data.idx import is_idx
 from treino.data.images import read_folder, read_image_table, read_npz
 from treino.data.lazy_images import LazyImages, concat
+from treino.data.series import is_series, series_data
 from treino.data.splits import SPLIT_NAMES
 from treino.data.stream import StreamTable, open_table, over_budget, whole_note
 from treino.data.stream_fit import stream_data
@@ -37,6 +38,8 @@ def load(cfg: DataConfig, generator: torch.Generator, seed: int = 0) -> Data:
         (torch.Size([102, 4]), 'multiclass')
     """
     raw, where = resolve(cfg, seed)
+    if is_series(cfg, raw):  # data.series, or a built-in series: windows split by time
+        return series_data(raw, cfg, where)
     if isinstance(raw, StreamTable):  # a Parquet table over data.memory_budget
         return stream_data(raw, cfg, where, seed)
     for code, extra in ((1, cfg.val), (2, cfg.test)):

@@ -1,0 +1,228 @@
+"""Forecasting from a table: the rows of one or more time series, ordered by `data.series.time`,
+become windows of the past `window` steps (every input column: the targets and the other numeric
+columns) that predict the next `horizon` steps of the target(s).
+
+The split is chronological (train, then validation, then test, by time), the scaling is fitted on
+the training part only, windows are sliced from the ordered series by index (batches.windows), no
+window crosses two series of `data.series.group`, and the naive, seasonal naive and linear
+autoregression baselines are measured on the same test windows (series_baselines.py).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from treino.config import DataConfig
+from treino.config.series import SeriesConfig
+from treino.data import series_time as T
+from treino.data.builtin import Table
+from treino.data.core import Data, check_finite
+from treino.data.info import DataInfo
+from treino.data.series_baselines import measure
+from treino.data.series_windows import cut, scale_columns, window_split
+from treino.errors import DataError
+from treino.registry import did_you_mean
+
+AUTO_WINDOW, AUTO_SEASONS = 24, 2  # window auto: 2 seasons when the season is known, else 24 steps
+AUTO_SHARE = 4  # ... and at most a quarter of the training part
+
+
+@dataclass
+class Ordered:
+    """The series after parsing: rows sorted by (series, time), as arrays."""
+
+    times: np.ndarray  # (T,) float64 numbers or datetime64[ns]
+    kind: str  # "number" or "date"
+    rows: np.ndarray  # (T,) the file's 0-based row of each
+    bounds: list[tuple[int, int]]  # [first, end) rows of each series
+    names: list[str]  # each series' group value ("" without a group)
+    values: np.ndarray  # (T, F) float64 inputs: targets first, then covariates
+    step: T.Step
+
+
+def settings(cfg: DataConfig, raw: Table) -> SeriesConfig:
+    """data.series, its keys left unset taken from a built-in series' defaults (time, season)."""
+    given = cfg.series or SeriesConfig()
+    defaults = dict(raw.series or {})
+    return SeriesConfig(**(defaults | given.model_dump(include=given.model_fields_set)))
+
+
+def is_series(cfg: DataConfig, raw: Any) -> bool:
+    return isinstance(raw, Table) and (cfg.series is not None or raw.series is not None)
+
+
+def series_data(raw: Table, cfg: DataConfig, where: str) -> Data:
+    """Order, split (by time), scale (on the training part) and window the series in `raw`.
+
+    Example:
+        >>> data = series_data(Table(frame, ["sales"]), DataConfig(series={"time": "month"}), "sales.csv")
+        >>> data.info.input_shape, data.info.horizon
+        ((24, 1), 1)
+    """
+    s = settings(cfg, raw)
+    if cfg.val is not None or cfg.test is not None or cfg.split.column is not None:
+        raise DataError(
+            "data.series: the split of a series is by time (train, then val, then test); remove "
+            "data.val, data.test and data.split.column, and set data.split.val/test fractions"
+        )
+    target = [cfg.target] if isinstance(cfg.target, str) else list(cfg.target or raw.target)
+    frame = raw.frame
+    inputs, notes = _columns(frame, target, s, cfg, where)
+    check_finite(frame[inputs], where)
+    od = order(frame, s, inputs, where, notes)
+    codes, cuts = cut(od.times, cfg.split.val, cfg.split.test)
+    window = _window(s, od, codes, notes)
+    horizon = s.horizon
+    scaled, columns = scale_columns(od.values, codes == 0, inputs, cfg.scale)
+    series = torch.from_numpy(scaled.astype(np.float32))  # (T, F), the one copy the windows slice
+    targets = torch.from_numpy(od.values[:, : len(target)].astype(np.float32))  # (T, K) in their units
+    splits = [window_split(series, targets, od, codes, code, window, horizon) for code in (0, 1, 2)]
+    train, val, test = splits
+    if train is None:
+        longest = max(int((codes[a:b] == 0).sum()) for a, b in od.bounds)
+        raise DataError(
+            f"{where}: data.series.window {window} + horizon {horizon} = {window + horizon} steps, but the "
+            f"training part of the series is {longest} steps long (the first {1 - cfg.split.val - cfg.split.test:.0%} "
+            f"of its {len(od.times)} rows); use a window of at most {max(1, longest - horizon)}"
+            f"{' and a shorter horizon' if longest - horizon < 1 else ''}, or a longer series"
+        )
+    for name, part, share in (("val", val, cfg.split.val), ("test", test, cfg.split.test)):
+        if part is None and share > 0:
+            notes.append(f"no {name} windows: the {name} part is shorter than the horizon ({horizon} steps)")
+    state: dict[str, Any] = {
+        "kind": "series", "time": s.time, "time_kind": od.kind, "group": s.group, "step": od.step,
+        "window": window, "horizon": horizon, "season": s.season, "inputs": inputs, "targets": target,
+        "columns": columns, "last": [T.show(od.times[b - 1], od.kind) for _, b in od.bounds],
+    }  # fmt: skip
+    if cfg.scale_target:
+        y = od.values[codes == 0][:, : len(target)]
+        mean, std = y.mean(0), y.std(0).clip(min=1e-12)
+        state["target"] = {"mean": np.tile(mean, horizon).tolist(), "std": np.tile(std, horizon).tolist()}
+    held = test if test is not None else val
+    if held is not None:
+        state["baselines"] = measure(train, held, s.season, "test" if test is not None else "val")
+    notes.insert(0, _describe(od, s, window, horizon, cuts))
+    info = DataInfo(
+        task="regression", kind="series", input_shape=(window, len(inputs)), targets=target,
+        features=inputs, roles={c: "target" if c in target else "covariate" for c in inputs},
+        source=where, notes=notes, window=window, horizon=horizon,
+        sizes={n: len(p) if p is not None else 0 for n, p in zip(("train", "val", "test"), splits, strict=True)},
+    )  # fmt: skip
+    return Data(train, val, test, info, state)  # type: ignore[arg-type]
+
+
+def _columns(
+    frame: pd.DataFrame, target: list[str], s: SeriesConfig, cfg: DataConfig, where: str
+) -> tuple[list[str], list[str]]:
+    """The input columns, targets first, then the numeric covariates; and notes."""
+    columns = list(frame.columns)
+    for key, name in (("time", s.time), ("group", s.group)):
+        if name is not None and name not in columns:
+            raise DataError(
+                f"{where}: data.series.{key} '{name}' is not a column{did_you_mean(name, columns)}; "
+                f"columns: {', '.join(map(str, columns[:30]))}"
+            )
+    for name in target:
+        if name not in columns:
+            raise DataError(
+                f"{where}: no target column '{name}'{did_you_mean(name, columns)}; "
+                f"columns: {', '.join(map(str, columns[:30]))}"
+            )
+        if name in (s.time, s.group):
+            raise DataError(
+                f"{where}: '{name}' is both the target and data.series time/group; choose another"
+            )
+        values = pd.to_numeric(frame[name], errors="coerce")
+        bad = (values.isna() & frame[name].notna()).to_numpy()
+        if bad.any() or frame[name].dtype == bool:
+            row = int(np.argmax(bad))
+            raise DataError(
+                f"{where}: target column '{name}' has a non-numeric value {frame[name].iloc[row]!r} at row "
+                f"{row + 1}; a forecast needs numbers (fix the value, or forecast another column)"
+            )
+    for name in (cfg.features or []) + cfg.drop:
+        if name not in columns:
+            raise DataError(
+                f"{where}: data.features/data.drop name '{name}', which is not a column{did_you_mean(name, columns)}"
+            )
+    candidates = cfg.features if cfg.features is not None else [c for c in columns if c not in cfg.drop]
+    candidates = [c for c in candidates if c not in (*target, s.time, s.group)]
+    covariates = [c for c in candidates if pd.api.types.is_numeric_dtype(frame[c]) and frame[c].dtype != bool]
+    skipped = [c for c in candidates if c not in covariates]
+    notes = [f"covariates (inputs beside the target): {', '.join(covariates)}"] if covariates else []
+    if skipped:
+        notes.append(f"not numeric, left out of the inputs: {', '.join(map(str, skipped[:10]))}")
+    return [*target, *covariates], notes
+
+
+def order(frame: pd.DataFrame, s: SeriesConfig, inputs: list[str], where: str, notes: list[str]) -> Ordered:
+    """Parse the time column, group the rows by series, check each series' order and step, and
+    fill empty values by interpolation within each series (said in a note)."""
+    if s.time is not None:
+        times, kind = T.parse(frame[s.time], s.time, where)
+    else:
+        times, kind = np.arange(len(frame), dtype=np.float64), "number"
+    column = s.time or "the row order"
+    if s.group is not None:
+        labels = frame[s.group].astype(str).where(frame[s.group].notna(), "")
+        groups = list(dict.fromkeys(labels))  # in order of first appearance
+        members = [np.flatnonzero((labels == g).to_numpy()) for g in groups]
+    else:
+        groups, members = [""], [np.arange(len(frame))]
+    pieces, bounds, step, reversed_ = [], [], None, 0
+    for name, rows in zip(groups, members, strict=True):
+        label = f"{s.group} '{name}'" if s.group else ""
+        if T.check_order(times[rows], rows, kind, column, where, label):
+            rows, reversed_ = rows[::-1], reversed_ + 1
+        own = T.step_of(times[rows], rows, kind, column, where, label)
+        if step is None or len(rows) > len(pieces[0]):
+            step = own
+        bounds.append((sum(map(len, pieces)), sum(map(len, pieces)) + len(rows)))
+        pieces.append(rows)
+    if reversed_:
+        notes.append(f"the rows are newest first: read in reverse, oldest first ({column})")
+    index = np.concatenate(pieces)
+    values = frame[inputs].iloc[index].apply(pd.to_numeric, errors="coerce").astype(np.float64)
+    empty = values.isna().to_numpy()
+    if empty.any():
+        filled = [values.iloc[a:b].interpolate(limit_direction="both") for a, b in bounds]
+        values = pd.concat(filled)
+        still = values.isna().all().to_numpy()
+        if still.any():
+            name = inputs[int(np.argmax(still))]
+            raise DataError(f"{where}: column '{name}' is empty in every row of a series; fill it or drop it")
+        col, first = inputs[int(np.argmax(empty.any(0)))], int(index[np.argmax(empty.any(1))]) + 1
+        notes.append(f"{int(empty.sum())} empty values filled by linear interpolation within each series "
+                     f"(first in '{col}' at row {first})")  # fmt: skip
+    return Ordered(times[index], kind, index, bounds, groups, values.to_numpy(), step or {"number": 1.0})
+
+
+def _window(s: SeriesConfig, od: Ordered, codes: np.ndarray, notes: list[str]) -> int:
+    """data.series.window, `auto` resolved from the season and the training part's length."""
+    if s.window != "auto":
+        return int(s.window)
+    longest = max(int((codes[a:b] == 0).sum()) for a, b in od.bounds)
+    wanted = AUTO_SEASONS * s.season if s.season else AUTO_WINDOW
+    window = max(1, min(wanted, (longest - s.horizon) // AUTO_SHARE or 1))
+    why = f"{AUTO_SEASONS} seasons of {s.season}" if s.season else f"{AUTO_WINDOW} steps"
+    if window < wanted:
+        why += f", cut to a quarter of the {longest}-step training part"
+    notes.append(f"data.series.window auto: {window} ({why})")
+    return window
+
+
+def _describe(od: Ordered, s: SeriesConfig, window: int, horizon: int, cuts: list[Any]) -> str:
+    """One line: how many series, their length and step, the window, and where the splits begin."""
+    many = f"{len(od.bounds)} series by '{s.group}'" if s.group else "1 series"
+    span = f"{T.show(od.times.min(), od.kind)} .. {T.show(od.times.max(), od.kind)}"
+    begins = ", ".join(f"{name} from {T.show(t, od.kind)}" for name, t in zip(("val", "test"), cuts, strict=True)
+                       if t is not None)  # fmt: skip
+    return (
+        f"series: {many}, {len(od.times)} steps of {T.describe(od.step)} ({span}); window {window}, "
+        f"horizon {horizon}; split by time: {begins or 'all train'}"
+    )
