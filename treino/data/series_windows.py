@@ -120,7 +120,10 @@ def forecast_frame(part: WindowSplit, outputs: np.ndarray, info: Any, split: str
     od = part.od
     step = np.tile(np.repeat(np.arange(1, h + 1), k), n)
     at = np.repeat(part.first, h * k) + step - 1  # row of the forecast step in the ordered series
-    frame = pd.DataFrame({"row": np.repeat(np.arange(n), h * k), "split": split, "time": od.times[at]})
+    times = od.times[at]
+    if od.kind == "number" and np.all(np.mod(times, 1) == 0):
+        times = times.astype(np.int64)  # years and step counts: 1956, not 1956.0
+    frame = pd.DataFrame({"row": np.repeat(np.arange(n), h * k), "split": split, "time": times})
     if len(od.bounds) > 1:
         group = np.repeat(np.arange(len(od.bounds)), [b - a for a, b in od.bounds])
         frame["group"] = np.asarray(od.names, dtype=object)[group[at]]

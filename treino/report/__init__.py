@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from treino.files import write_text
-from treino.report import classification, curves, regression
+from treino.report import classification, curves, forecast, regression
 from treino.report.diagnosis import diagnose
 from treino.report.record import Record, load
 from treino.report.run_page import render
@@ -40,6 +40,7 @@ def draw(record: Record, findings: list[dict[str, Any]]) -> dict[str, list[Path]
     pred = record.predictions
     split = str(pred["split"].iloc[0]) if pred is not None and len(pred) else "test"
     if pred is not None and len(pred):
+        test += forecast.plots(pred, folder)  # a series: its forecasts and the baselines' errors
         if record.task == "regression":
             test += [
                 regression.predicted_vs_actual(pred, folder / "predicted_vs_actual.png", split),

@@ -32,7 +32,11 @@ def write(run_dir: Path, model: nn.Module, data: Any, task: TaskName, device: to
     else:
         outputs = _outputs(model, part.x, device)
     frame = pd.DataFrame({"row": np.arange(len(part)), "split": name})
-    if task == "regression":
+    if info.kind == "series":  # long: one row per window, step and target, beside the baselines
+        from treino.data.series_windows import forecast_frame
+
+        frame = forecast_frame(part, outputs.numpy(), info, name)
+    elif task == "regression":
         _regression_columns(frame, outputs, part.y, info.targets)
         column = _single_numeric(data.preprocessing, info.features)
         if column is not None and part.x is not None:

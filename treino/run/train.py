@@ -19,7 +19,7 @@ from treino.engine.callbacks import Callback
 from treino.engine.checkpoint import Checkpoint
 from treino.engine.checkpoint import load as load_checkpoint
 from treino.engine.loop import evaluate, fit, resolve_device
-from treino.report import diagnosis
+from treino.report import diagnosis, forecast
 from treino.run import folder as rundir
 from treino.run import loggers, predictions, processes
 from treino.run.assemble import assemble
@@ -175,6 +175,9 @@ def _train(
         "versions": rundir.versions(),
         "diagnosis": diagnosis.diagnose(frame, history.steps_frame(), status),
     }
+    if "baselines" in data.preprocessing:  # a series: the baselines on the same held-out windows
+        metrics["baselines"] = data.preprocessing["baselines"]
+        metrics["diagnosis"] += forecast.findings(metrics)
     if status == "interrupted" and signals.received is not None:
         metrics["signal"] = signals.name
     frame.to_csv(run_dir / "history.csv.tmp", index=False)
@@ -259,6 +262,8 @@ def _summary(metrics: dict[str, Any], run_dir: Path, quiet: bool) -> None:
         table.add_row(name, *(f"{metrics[p].get(name, float('nan')):.4f}" for p in parts))
     console = Console(stderr=True)
     console.print(table)
+    if "baselines" in metrics:
+        console.print(forecast.summary_line(metrics), soft_wrap=True)
     if metrics["stop_reason"]:
         console.print(metrics["stop_reason"])
     if metrics["timing"]["compile_seconds"]:
