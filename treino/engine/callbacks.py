@@ -1,9 +1,10 @@
-"""Callbacks: six hooks, each a no-op by default. Stopping is a flag (state.should_stop)."""
+"""Callbacks: six hooks, each a no-op by default. Stopping is a flag (state.should_stop).
+
+The progress display is a callback family of its own: treino.engine.display."""
 
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -91,73 +92,3 @@ class EarlyStopping(Callback):
         self.best_value = state.get("best_value")
         self.best_epoch = state.get("best_epoch")
         self.best_weights = state.get("best_weights")
-
-
-class ProgressBar(Callback):
-    """A rich progress bar: epoch, iteration, loss, validation metric, ETA; ~4 refreshes/s."""
-
-    def __init__(self, metric: str | None = None, refresh: float = 0.25) -> None:
-        self.metric, self.refresh = metric, refresh
-        self.progress: Any = None
-        self._last = 0.0
-
-    def on_fit_start(self, state: TrainState) -> None:
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            TextColumn,
-            TimeElapsedColumn,
-            TimeRemainingColumn,
-        )  # fmt: skip
-
-        self.progress = Progress(
-            TextColumn("epoch {task.fields[epoch]}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("{task.fields[info]}"),
-            TimeElapsedColumn(),
-            TimeRemainingColumn(),
-            auto_refresh=False,
-            transient=False,
-        )
-        self.progress.start()
-        total = state.epochs * state.steps_per_epoch
-        done = state.epoch * state.steps_per_epoch
-        self.task = self.progress.add_task(
-            "train", total=total, completed=done, epoch=f"{state.epoch}/{state.epochs}", info=""
-        )
-
-    def on_batch_end(self, state: TrainState, loss: torch.Tensor) -> None:
-        now = time.perf_counter()
-        if now - self._last < self.refresh:
-            return
-        self._last = now
-        info = f"loss {loss.item():.4g}"  # a host sync, a few times a second only
-        if state.history:
-            info += "  " + self._val_text(state.history[-1])
-        self.progress.update(
-            self.task, completed=state.step, epoch=f"{state.epoch + 1}/{state.epochs}", info=info
-        )
-        self.progress.refresh()
-
-    def on_epoch_end(self, state: TrainState, logs: dict[str, float]) -> None:
-        info = f"loss {logs['train_loss']:.4g}  {self._val_text(logs)}"
-        self.progress.update(
-            self.task, completed=state.step, epoch=f"{state.epoch}/{state.epochs}", info=info
-        )
-        now = time.perf_counter()  # short epochs (a full batch: one step each) draw a few times a second too;
-        if now - self._last >= self.refresh:  # stop() draws the last state
-            self._last = now
-            self.progress.refresh()
-
-    def _val_text(self, logs: dict[str, float]) -> str:
-        key = f"val_{self.metric}" if self.metric else "val_loss"
-        return f"{key} {logs[key]:.4g}" if key in logs else ""
-
-    def on_fit_end(self, state: TrainState) -> None:
-        if self.progress is not None:
-            self.progress.stop()
-
-    def on_exception(self, state: TrainState, error: BaseException) -> None:
-        self.on_fit_end(state)
