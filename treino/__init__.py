@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:
-    from treino.engine.loop import fit
     from treino.engine.state import History
+    from treino.run.fit import fit
     from treino.run.train import Run, train
     from treino.serve.predict import Predictor, load
 
@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 _PUBLIC = {
     "train": "treino.run.train",
     "Run": "treino.run.train",
-    "fit": "treino.engine.loop",
+    "fit": "treino.run.fit",
     "History": "treino.engine.state",
     "load": "treino.serve.predict",
     "Predictor": "treino.serve.predict",

@@ -49,7 +49,16 @@ class TrainState:
 
 @dataclass
 class History:
-    """What fit() returns: one row per epoch, one loss per iteration, and how it ended."""
+    """What fit() returns: one row per epoch, one loss per iteration, and how it ended.
+
+    In a notebook it shows itself (the per-epoch table, the curves and, from treino.fit, the
+    diagnosis); `plot()` gives the curves as a matplotlib Figure.
+
+    Example:
+        >>> history = treino.fit(net, (X, y), (Xv, yv), epochs=20)
+        >>> history.best_epoch, history.frame().tail(3)
+        >>> history.plot()  # loss per iteration and per epoch, train against validation
+    """
 
     epochs: list[dict[str, float]]
     step_losses: list[float]
@@ -60,6 +69,8 @@ class History:
     overhead: float = 0.0  # fraction of training time outside forward/backward/step
     compile_seconds: float | None = None  # torch.compile's time, when train.compile is on
     threads: int | None = None  # CPU threads the loop ran with
+    findings: list[dict[str, Any]] | None = None  # the diagnosis (treino.fit fills it)
+    restored: bool = False  # the model holds the best epoch's weights, not the last's
 
     def frame(self) -> Any:
         """The epochs as a pandas DataFrame (pandas is loaded here, not with the engine)."""
@@ -73,3 +84,129 @@ class History:
 
         n = len(self.step_losses)
         return pd.DataFrame({"step": range(1, n + 1), "epoch": self.step_epochs, "loss": self.step_losses})
+
+    def plot(self) -> Any:
+        """The convergence curves as a matplotlib Figure: the loss per iteration (faint) and per
+        epoch, train against validation, the best epoch marked; the validation metric beside.
+
+        The figure has its own Agg canvas (pyplot is never touched): a notebook shows it as
+        the value of a cell, and `fig.savefig("curves.png")` writes it.
+        """
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+
+        metric = next((k for k in self.epochs[-1] if k in _METRICS), None) if self.epochs else None
+        fig = Figure(figsize=(10 if metric else 6, 3.6), layout="constrained")
+        FigureCanvasAgg(fig)
+        axes = fig.subplots(1, 2 if metric else 1, squeeze=False)[0]
+        _loss_axes(axes[0], self)
+        if metric:
+            _metric_axes(axes[1], self, metric)
+        return fig
+
+    def _repr_html_(self) -> str:
+        """A notebook's view: how it ended, the curves and the per-epoch table."""
+        import base64
+        import html
+        import io
+
+        ended = f"{html.escape(self.status)} after {len(self.epochs)} epochs"
+        if self.best_epoch is not None:
+            ended += f", best epoch {self.best_epoch}" + (" (its weights restored)" if self.restored else "")
+        if self.stop_reason:
+            ended += f"<br>{html.escape(self.stop_reason)}"
+        image = ""
+        if self.epochs:
+            buffer = io.BytesIO()
+            self.plot().savefig(buffer, format="png", dpi=72)
+            data = base64.b64encode(buffer.getvalue()).decode("ascii")
+            image = f'<img alt="curves" src="data:image/png;base64,{data}">'
+        return (
+            f"<div class='treino-history'><p><b>treino History</b>: {ended}</p>{image}"
+            f"{findings_html(self.findings or [])}{epochs_html(self.epochs)}</div>"
+        )
+
+
+_METRICS = ("val_accuracy", "val_r2", "train_accuracy", "train_r2")  # the metric beside the loss
+
+
+def _loss_axes(ax: Any, history: History) -> None:
+    """Loss per iteration at its fractional epoch, per-epoch train and val loss, best epoch."""
+    per_epoch: dict[int, int] = {}
+    for e in history.step_epochs:
+        per_epoch[e] = per_epoch.get(e, 0) + 1
+    seen: dict[int, int] = {}
+    xs = []
+    for e in history.step_epochs:  # step i of n in epoch e sits at e - 1 + i / n
+        seen[e] = seen.get(e, 0) + 1
+        xs.append(e - 1 + seen[e] / per_epoch[e])
+    if xs:
+        ax.plot(xs, history.step_losses, color="#1f5f99", alpha=0.3, lw=0.8, label="train (per iteration)")
+    epochs = [row["epoch"] for row in history.epochs]
+    for key, color, label in (("train_loss", "#1f5f99", "train"), ("val_loss", "#d9480f", "validation")):
+        values = [row.get(key, float("nan")) for row in history.epochs]
+        if any(v == v for v in values):  # not all NaN
+            ax.plot(epochs, values, "o-", color=color, ms=3, label=label)
+    finite = [v for v in history.step_losses if v == v and abs(v) != float("inf")]
+    if finite and min(finite) > 0 and max(finite) / min(finite) > 50:
+        ax.set_yscale("log")  # a loss that falls by orders of magnitude reads on a log axis
+    _mark_best(ax, history.best_epoch)
+    ax.set(xlabel="epoch", ylabel="loss", title="loss")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+
+
+def _metric_axes(ax: Any, history: History, metric: str) -> None:
+    name = metric.split("_", 1)[1]
+    epochs = [row["epoch"] for row in history.epochs]
+    for prefix, color, label in (("train_", "#1f5f99", "train"), ("val_", "#d9480f", "validation")):
+        values = [row.get(prefix + name, float("nan")) for row in history.epochs]
+        if any(v == v for v in values):
+            ax.plot(epochs, values, "o-", color=color, ms=3, label=label)
+    _mark_best(ax, history.best_epoch)
+    ax.set(xlabel="epoch", ylabel=name, title=name)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+
+
+def _mark_best(ax: Any, best: int | None) -> None:
+    if best is not None:
+        ax.axvline(best, color="#2b8a3e", ls="--", lw=1, label=f"best epoch {best}")
+
+
+def epochs_html(epochs: list[dict[str, float]], last: int = 30) -> str:
+    """The per-epoch metrics as an HTML table (the last `last` epochs; numbers to 4 digits)."""
+    import html
+
+    if not epochs:
+        return "<p>No epoch completed.</p>"
+    keys = [k for k in epochs[-1] if k != "seconds"]
+    head = "".join(f"<th>{html.escape(k)}</th>" for k in keys)
+    rows = "".join(
+        "<tr>" + "".join(f"<td>{_cell(row.get(k))}</td>" for k in keys) + "</tr>" for row in epochs[-last:]
+    )
+    more = f"<p>(the last {last} of {len(epochs)} epochs)</p>" if len(epochs) > last else ""
+    return f"{more}<table><tr>{head}</tr>{rows}</table>"
+
+
+def findings_html(findings: list[dict[str, Any]]) -> str:
+    """The diagnosis as a list: code, epoch, message."""
+    import html
+
+    items = "".join(
+        f"<li><b>{html.escape(str(f.get('code', '')))}</b>"
+        + (f" (from epoch {f['epoch']})" if f.get("epoch") is not None else "")
+        + f": {html.escape(str(f.get('message', '')))}</li>"
+        for f in findings
+    )
+    return f"<p><b>Diagnosis</b></p><ul>{items}</ul>" if items else ""
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, bool) or value is None:
+        return "" if value is None else str(value)
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)

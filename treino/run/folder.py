@@ -200,6 +200,30 @@ class MarkUnfinished(Callback):
         (self.run_dir / "metrics.json").unlink(missing_ok=True)
 
 
+def write_history(run_dir: Path, history: Any, steps: bool = True) -> Any:
+    """history.csv (one row per epoch) and, with `steps`, steps.csv (one loss per iteration),
+    each written whole or not at all; returns the epochs' DataFrame."""
+    frame = history.frame()
+    frame.to_csv(run_dir / "history.csv.tmp", index=False)
+    (run_dir / "history.csv.tmp").replace(run_dir / "history.csv")
+    if steps:
+        history.steps_frame().to_csv(run_dir / "steps.csv.tmp", index=False)
+        (run_dir / "steps.csv.tmp").replace(run_dir / "steps.csv")
+    return frame
+
+
+def timing(history: Any, frame: Any, elapsed: float) -> dict[str, Any]:
+    """metrics.json's timing: total and training seconds, per epoch, overhead, compile, threads."""
+    return {
+        "total_seconds": round(elapsed, 3),
+        "train_seconds": round(float(frame["seconds"].sum()) if len(frame) else 0.0, 3),
+        "seconds_per_epoch": round(float(frame["seconds"].median()) if len(frame) else 0.0, 4),
+        "overhead": round(history.overhead, 4),  # outside forward/backward/step, 0..1
+        "compile_seconds": history.compile_seconds,
+        "threads": history.threads,
+    }
+
+
 def versions() -> dict[str, str]:
     from treino import __version__
 

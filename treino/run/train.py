@@ -161,14 +161,7 @@ def _train(
         "epochs_run": len(frame),
         "best_epoch": history.best_epoch,
         **scores,
-        "timing": {
-            "total_seconds": round(elapsed, 3),
-            "train_seconds": round(float(frame["seconds"].sum()) if len(frame) else 0.0, 3),
-            "seconds_per_epoch": round(float(frame["seconds"].median()) if len(frame) else 0.0, 4),
-            "overhead": round(history.overhead, 4),  # outside forward/backward/step, 0..1
-            "compile_seconds": history.compile_seconds,
-            "threads": history.threads,
-        },
+        "timing": rundir.timing(history, frame, elapsed),
         "model": {"kind": kind, **summary, "summary": models.format_summary(summary, kind)},
         "data": info.to_dict(),
         "seed": cfg.seed,
@@ -180,11 +173,7 @@ def _train(
         metrics["diagnosis"] += forecast.findings(metrics)
     if status == "interrupted" and signals.received is not None:
         metrics["signal"] = signals.name
-    frame.to_csv(run_dir / "history.csv.tmp", index=False)
-    (run_dir / "history.csv.tmp").replace(run_dir / "history.csv")
-    if cfg.log.steps:
-        history.steps_frame().to_csv(run_dir / "steps.csv.tmp", index=False)
-        (run_dir / "steps.csv.tmp").replace(run_dir / "steps.csv")
+    rundir.write_history(run_dir, history, steps=cfg.log.steps)
     if usable:
         rundir.save_bundle(run_dir / "model", model, cfg.to_dict(), info.to_dict(), data.preprocessing)
         predictions.write(run_dir, model, data, task, device)  # for the report's test-set plots
