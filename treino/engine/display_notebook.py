@@ -25,7 +25,7 @@ REFRESH = 0.3  # seconds between two redraws, at least (a slow frontend link str
 TRAIN, VAL = "#1f77b4", "#ff7f0e"
 CELL = "padding:2px 10px;text-align:right;border:none"
 SHOWN_ROWS = 10  # table rows while training: the last epochs (plus the first and the best)
-FINAL_ROWS = 40  # table rows at the end, before the middle is elided
+FINAL_ROWS = 15  # at the end (history.frame() holds them all): a notebook cell stays short
 
 
 class NotebookDisplay(Display):
@@ -178,10 +178,10 @@ class NotebookDisplay(Display):
         )
         extra = ["lr"] if self.verbose >= 2 and "lr" in rows[-1] else []
         top += "".join(f'<th rowspan="2" style="{CELL}">{k}</th>' for k in [*extra, "time"])
-        body = []
+        body, width = [], 2 + sum(len(ps) for _, ps in pairs) + len(extra)
         for i in self._rows(len(rows), state.best_epoch, final, rows):
             if i is None:
-                body.append(f'<tr><td style="{CELL};text-align:center">…</td></tr>')
+                body.append(f'<tr><td colspan="{width}" style="{CELL};text-align:center">…</td></tr>')
                 continue
             r = rows[i]
             best = r.get("epoch") == state.best_epoch

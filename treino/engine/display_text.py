@@ -286,13 +286,10 @@ class ProgressBar(Display):
 
     def epoch_done(self, state: TrainState, logs: dict[str, float]) -> None:
         self._show(state, logs)
+        # the line goes above the bar, which rich draws again under it: the bar as of now
+        self.progress.live.update(self.progress.get_renderable(), refresh=True)
         self.print(self.epoch_line(state, logs))
-        now = (
-            time.perf_counter()
-        )  # short epochs (a full batch: one step each) redraw a few times a second too
-        if now - self._last >= self.refresh:
-            self._last = now
-            self.progress.refresh()
+        self._last = time.perf_counter()
 
     def _show(self, state: TrainState, logs: dict[str, Any]) -> None:
         info = f"loss {number(logs['train_loss'])}  {self._val_text(logs)}"
