@@ -48,9 +48,13 @@ class Assembled:
         return self.data.info
 
 
-def assemble(cfg: C.Config, ckpt: dict[str, Any] | None = None, say: Say | None = None) -> Assembled:
+def assemble(
+    cfg: C.Config, ckpt: dict[str, Any] | None = None, say: Say | None = None, model: nn.Module | None = None
+) -> Assembled:
     """Build a run's data and training objects from `cfg`; `say` receives what is worth telling
     (the data, its notes, a clamped batch, pretrained weights), in the order it happens.
+    `model`: the user's own nn.Module object (treino.train(model=net)), trained as it is instead
+    of one built from `model.kind`; its output is checked against the task first.
 
     Example:
         >>> parts = assemble(config.load(None, ["data.source=iris"]))
@@ -76,7 +80,11 @@ def assemble(cfg: C.Config, ckpt: dict[str, Any] | None = None, say: Say | None 
         say(line)
     target_scale = data.preprocessing.get("target") if task == "regression" else None
     example = data.train.take(slice(0, 2))  # 2 dense rows (of any split kind), for shape checks
-    model = models.build(cfg.model, info, target_scale, example=example)
+    model = (
+        _own(model, example, info, target_scale)
+        if model is not None
+        else models.build(cfg.model, info, target_scale, example=example)
+    )
     check_batch_norm(model, len(data.train), batch)
     if cfg.model.weights and ckpt is None:  # a resumed run takes its weights from the checkpoint
         say(models.load_pretrained(model, cfg.model.weights, cfg.model.weights_strict))
@@ -94,6 +102,19 @@ def assemble(cfg: C.Config, ckpt: dict[str, Any] | None = None, say: Say | None 
         data, task, generator, batch, steps, epochs, patience, example,
         model, loss_fn, optimizer, schedule, train, val,
     )  # fmt: skip
+
+
+def _own(model: nn.Module, example: Any, info: Any, target_scale: dict[str, Any] | None) -> nn.Module:
+    """The user's model object, its output checked on 2 rows; outputs in the target's units when
+    the targets are standardized (as models.build does for its own)."""
+    from treino import models
+    from treino.models.custom import check_output
+
+    kind = f"{type(model).__module__}:{type(model).__qualname__}"
+    check_output(model, example[:2], info.task, info.n_outputs, kind)
+    if target_scale is not None:
+        return models.WithRescale(model, models.Rescale(target_scale["mean"], target_scale["std"]))
+    return model
 
 
 def build_loss(

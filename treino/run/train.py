@@ -19,12 +19,13 @@ from treino.engine.callbacks import Callback
 from treino.engine.checkpoint import Checkpoint
 from treino.engine.checkpoint import load as load_checkpoint
 from treino.engine.loop import evaluate, fit, resolve_device
-from treino.report import diagnosis, forecast
+from treino.report import diagnosis, equation, forecast
 from treino.run import folder as rundir
 from treino.run import loggers, predictions, processes
 from treino.run.assemble import assemble
 from treino.run.callbacks import standard
 from treino.run.resume import check_resume_args, resume_point
+from treino.run.settings import as_overrides, merge
 from treino.run.signals import Interrupted, SignalGuard
 
 EXIT_CODES = {"completed": 0, "early_stopped": 0, "interrupted": 130, "diverged": 3}
@@ -65,14 +66,31 @@ def train(
     resume: str | Path | None = None,
     quiet: bool = False,
     callbacks: Sequence[Callback] = (),
+    data: str | dict[str, Any] | None = None,
+    model: str | dict[str, Any] | type[nn.Module] | nn.Module | None = None,
+    **settings: Any,
 ) -> Run:
-    """Train from a config (path, dict or Config) plus overrides; write the run folder.
+    """Train from a config (path, dict or Config) plus overrides, or from what a notebook has:
+    `data=`, `model=` and flat settings; write the run folder.
+
+    Args:
+        config: a YAML path, a dict, a Config or None (the defaults: digits and a small CNN).
+        overrides: dotted keys, {"optimizer.lr": 0.01} or ["optimizer.lr=0.01"].
+        data: a built-in dataset name or a path (data.source), or a dict of the data section.
+        model: a kind (mlp, cnn, ...), your nn.Module class (called with input_shape and
+            n_outputs when it takes them) or instance (trained as it is).
+        settings: epochs, batch_size, lr, optimizer, loss, target, patience, hidden, dropout, ...
+            (run.settings.SETTINGS maps each to its config key), or dotted keys.
+        out: the run folder (default runs/<name>-<time>); quiet: print nothing.
 
     Example:
         >>> run = treino.train("iris.yaml", {"optimizer.lr": 0.01})
-        >>> run.metrics["test"]["accuracy"]
+        >>> run = treino.train(data="iris", model=MyNet, epochs=30, lr=0.01)
+        >>> run.metrics["test"]["accuracy"], run.report()
     """
     started = time.perf_counter()
+    extra, instance = as_overrides(data, model, settings)
+    overrides = merge(overrides, extra)
     check_resume_args(config, out, resume)
     resume = processes.resume_after_restart(out, resume)  # torchrun restarted a dead worker
     cfg = C.load(config, overrides) if resume is None else None
@@ -80,7 +98,7 @@ def train(
     with SignalGuard() as signals:
         if not processes.is_main():  # under torchrun: rank 0 alone owns the folder and prints
             cfg = cfg or C.load(run_dir / "config.yaml", overrides)
-            return _train(cfg, run_dir, None, signals, started, True, callbacks)
+            return _train(cfg, run_dir, None, signals, started, True, callbacks, instance)
         # the lock first: a second trainer on this folder is refused before it reads or writes
         lock, folder = rundir.open_folder(run_dir, resume=resume is not None)
         last = run_dir / "checkpoints" / "last.pt"
@@ -90,7 +108,7 @@ def train(
             ckpt = None
             if resume is not None:
                 cfg, ckpt = resume_point(run_dir, overrides)
-            return _train(cfg, run_dir, ckpt, signals, started, quiet, callbacks)
+            return _train(cfg, run_dir, ckpt, signals, started, quiet, callbacks, instance)
         except BaseException:
             if folder is not None:  # a new run that failed before its first checkpoint: no trace
                 folder.discard()
@@ -109,8 +127,9 @@ def _train(
     started: float,
     quiet: bool,
     callbacks: Sequence[Callback],
+    instance: nn.Module | None = None,
 ) -> Run:
-    """The body of train(), inside the run folder's lock."""
+    """The body of train(), inside the run folder's lock; `instance`: the user's model object."""
     from treino import models
 
     if cfg.tune:
@@ -121,7 +140,7 @@ def _train(
     group = processes.setup(cfg.train.device)  # joins torchrun's processes; None when alone
     ckpt = processes.broadcast(ckpt, group)  # rank 0 read it: every rank resumes the same
 
-    parts = assemble(cfg, ckpt, say=lambda message: say(message, quiet))
+    parts = assemble(cfg, ckpt, say=lambda message: say(message, quiet), model=instance)
     data, info, task, model, loss_fn = parts.data, parts.info, parts.task, parts.model, parts.loss_fn
     # extra callbacks (e.g. tune's pruner) run after early stopping has seen the epoch
     callbacks = _callbacks(cfg, run_dir, parts.patience, task, data.val is not None, quiet) + list(callbacks)
@@ -132,6 +151,9 @@ def _train(
     kind = models.resolve_kind(cfg.model, info)
     summary = models.summarize(model, parts.example)
     say(models.format_summary(summary, kind), quiet)
+    if ":" in kind and (instance is not None or kind.startswith("__main__:")):
+        say(f"note: the model is your own {kind.partition(':')[2]}; treino.load({str(run_dir)!r}, "
+            f"trust_code=True) needs it importable as {kind} (a notebook: the class defined first)", quiet)  # fmt: skip
 
     history = fit(
         model, parts.train, parts.val,
@@ -166,8 +188,12 @@ def _train(
         "data": info.to_dict(),
         "seed": cfg.seed,
         "versions": rundir.versions(),
-        "diagnosis": diagnosis.diagnose(frame, history.steps_frame(), status),
+        "diagnosis": diagnosis.diagnose(frame, history.steps_frame(), status, history.best_epoch),
+        "loss_label": equation.loss_label(task, data.preprocessing),  # the scale the loss is on
     }
+    fitted = equation.of_model(model, kind, task, data.preprocessing, info.features, info.targets)
+    if fitted:  # a linear regression: y = a·x + b in the data's units
+        metrics["equation"] = fitted
     if "baselines" in data.preprocessing:  # a series: the baselines on the same held-out windows
         metrics["baselines"] = data.preprocessing["baselines"]
         metrics["diagnosis"] += forecast.findings(metrics)
@@ -247,10 +273,14 @@ def _summary(metrics: dict[str, Any], run_dir: Path, quiet: bool) -> None:
     table.add_column("metric")
     for p in parts:
         table.add_column(p, justify="right")
+    label = metrics.get("loss_label") or "loss"  # "loss (standardized y)": not in y's units
     for name in names:
-        table.add_row(name, *(f"{metrics[p].get(name, float('nan')):.4f}" for p in parts))
+        shown = label if name == "loss" else name
+        table.add_row(shown, *(f"{metrics[p].get(name, float('nan')):.4f}" for p in parts))
     console = Console(stderr=True)
     console.print(table)
+    if metrics.get("equation"):
+        console.print(f"fitted line (data units): {metrics['equation']['text']}")
     if "baselines" in metrics:
         console.print(forecast.summary_line(metrics), soft_wrap=True)
     if metrics["stop_reason"]:

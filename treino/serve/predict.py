@@ -80,9 +80,10 @@ class Predictor:
     def predict(self, data: Any) -> np.ndarray:
         """Class names (N,) for a classifier; values (N,) or (N, targets) for regression.
 
-        `data`: a DataFrame, a table file, an image folder or file, an .npz file (array `x` or
-        `images`), or an array of raw inputs (table columns in the order of `columns`, or images
-        (N, C, H, W) with values in [0, 1]).
+        `data`: a DataFrame, one row as a dict ({"sepal length (cm)": 5.1, ...}) or a list of
+        them, a table file, an image folder or file, an .npz file (array `x` or `images`), or an
+        array of raw inputs (table columns in the order of `columns`, or images (N, C, H, W)
+        with values in [0, 1]).
         """
         parts = [self._decide(out) for _, out in self._run(data)]
         return np.concatenate(parts) if parts else np.empty(0)
@@ -132,6 +133,15 @@ class Predictor:
     ) -> Iterator[Chunk]:
         """The input, preprocessed, in chunks of at most `chunk_rows` (ids + features + raw targets);
         with `sparse`, TF-IDF features stay a scipy CSR matrix (`outputs` takes either)."""
+        data = self._rows(data)
+        if self.info.kind == "sequence":  # x (N, T, F) from an .npz file or an array
+            from treino.data.sequences import sequence_inputs
+
+            x = sequence_inputs(data, self.preprocessing)
+            for start in range(0, len(x), chunk_rows):
+                yield Chunk(pd.DataFrame({"row": np.arange(start, min(start + chunk_rows, len(x)))}),
+                            x[start : start + chunk_rows])  # fmt: skip
+            return
         if isinstance(data, str | Path) and Path(data).suffix.lower() == ".npz" and Path(data).is_file():
             data = npz_inputs(Path(data).expanduser(), self.preprocessing, self.info.kind)
         if self.info.kind == "image":
@@ -140,6 +150,24 @@ class Predictor:
             yield from table_chunks(
                 data, self.preprocessing, self.info.targets, id_column, chunk_rows, self._say, sparse
             )
+
+    def _rows(self, data: Any) -> Any:
+        """One row as a dict ({"sepal length (cm)": 5.1, ...}) or a list of them as a DataFrame;
+        a row without one of the model's input columns is refused, naming it. Else `data` as is."""
+        rows = [data] if isinstance(data, dict) else data
+        if not (isinstance(rows, list) and rows and all(isinstance(r, dict) for r in rows)):
+            return data
+        if isinstance(data, dict) and any(isinstance(v, list | tuple | np.ndarray) for v in data.values()):
+            return pd.DataFrame(data)  # a dict of columns
+        for i, row in enumerate(rows):
+            missing = [c for c in self.columns if c not in row]
+            if missing:
+                where = "the row" if isinstance(data, dict) else f"row {i}"
+                names = ", ".join(repr(c) for c in missing)
+                raise DataError(
+                    f"predict: {where} has no {names}; give every input column: {', '.join(map(repr, self.columns))}"
+                )
+        return pd.DataFrame(rows)
 
     def _run(
         self, data: Any, id_column: str | None = None, chunk_rows: int = CHUNK_ROWS
