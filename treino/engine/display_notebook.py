@@ -67,7 +67,7 @@ class NotebookDisplay(Display):
     def epoch_done(self, state: TrainState, logs: dict[str, float]) -> None:
         self.samples.clear()  # the epoch's every loss is in state.step_losses now
         if self.verbose >= 2:
-            print(self.epoch_line(state, logs), flush=True)  # a text log under the area
+            print(self.epoch_line(state, logs))  # a text log under the area (the kernel batches it)
         if time.perf_counter() - self._last >= self._gap:
             self.draw(state)
 

@@ -219,8 +219,10 @@ class PlainDisplay(Display):
 
 
 class ProgressBar(Display):
-    """A terminal's display: rich's live bar (epoch, iteration, loss, ETA; ~4 redraws a second)
-    above the per-epoch lines, which stay on screen when the run ends.
+    """A terminal's display: rich's live bar (epoch, iteration, loss, ETA) under the per-epoch
+    lines, which stay on screen when the run ends. At most ~4 redraws a second: epochs shorter
+    than that have their lines printed together (a redraw costs milliseconds, an epoch of a
+    small full-batch run less).
 
     `force` draws the bar even when stderr is not a terminal (TREINO_DISPLAY=terminal).
 
@@ -240,6 +242,7 @@ class ProgressBar(Display):
         super().__init__(metric, verbose=verbose, loss_label=loss_label)
         self.force, self.refresh = force, refresh
         self.progress: Any = None
+        self.pending: list[str] = []  # epoch lines waiting for the next redraw
         self._last = 0.0
 
     def start(self, state: TrainState) -> None:
@@ -260,36 +263,40 @@ class ProgressBar(Display):
             console=console, auto_refresh=False, transient=False,
         )  # fmt: skip
         self.progress.start()
-        self.print(self.start_line(state))
         self.task = self.progress.add_task(
             "train", total=state.epochs * state.steps_per_epoch, completed=state.step,
             epoch=f"{min(state.epoch + 1, state.epochs)}/{state.epochs}", info="",
         )  # fmt: skip
-        self.progress.refresh()
+        self.pending.append(self.start_line(state))
+        self._draw(time.perf_counter())
 
-    def print(self, text: str) -> None:
-        """A line above the live bar; the terminal wraps it, rich does not cut it."""
-        self.progress.console.print(text, markup=False, highlight=False, soft_wrap=True)
+    def _draw(self, now: float) -> None:
+        """The waiting lines above the bar, then the bar as of now."""
+        if self.pending:  # rich does not cut them; the terminal wraps a long one
+            text = "\n".join(self.pending)
+            self.progress.console.print(text, markup=False, highlight=False, soft_wrap=True)
+            self.pending.clear()
+        self.progress.refresh()
+        self._last = now
 
     def on_batch_end(self, state: TrainState, loss: torch.Tensor) -> None:
         now = time.perf_counter()
         if now - self._last < self.refresh or self.progress is None:
             return
-        self._last = now
         info = f"loss {loss.item():.4g}"  # a host sync, a few times a second only
         if state.history:
             info += "  " + self._val_text(state.history[-1])
         self.progress.update(
             self.task, completed=state.step, epoch=f"{state.epoch + 1}/{state.epochs}", info=info
         )
-        self.progress.refresh()
+        self._draw(now)
 
     def epoch_done(self, state: TrainState, logs: dict[str, float]) -> None:
         self._show(state, logs)
-        # the line goes above the bar, which rich draws again under it: the bar as of now
-        self.progress.live.update(self.progress.get_renderable(), refresh=True)
-        self.print(self.epoch_line(state, logs))
-        self._last = time.perf_counter()
+        self.pending.append(self.epoch_line(state, logs))
+        now = time.perf_counter()
+        if now - self._last >= self.refresh:
+            self._draw(now)
 
     def _show(self, state: TrainState, logs: dict[str, Any]) -> None:
         info = f"loss {number(logs['train_loss'])}  {self._val_text(logs)}"
@@ -306,7 +313,10 @@ class ProgressBar(Display):
             return
         for row in self.unshown(state):
             self._show(state, row)
-            self.print(self.epoch_line(state, row))
-        self.progress.stop()  # draws the bar where it stopped and gives the cursor back
-        self.print(self.end_line(state, error))
+            self.pending.append(self.epoch_line(state, row))
+        self._draw(time.perf_counter())
+        self.progress.stop()  # the bar stays where it stopped; the cursor comes back
+        self.progress.console.print(
+            self.end_line(state, error), markup=False, highlight=False, soft_wrap=True
+        )
         self.progress = None
