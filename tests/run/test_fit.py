@@ -170,6 +170,11 @@ def test_train_takes_data_a_model_class_and_flat_settings(tmp_path):
     assert run.config.train.epochs == 2 and run.config.optimizer.lr == 0.01
     assert run.config.model.kind.endswith(":TopNet")
     assert run.status == "completed"
+    shown = run._repr_html_()  # a notebook shows the run: status, metrics, curves, diagnosis
+    assert "<b>completed</b> after 2 epochs" in shown and "<table>" in shown and "data:image/png" in shown
+    page = run.report()._repr_html_()  # report.html inline, its styles kept inside its own div
+    assert page.startswith("<div class='treino-page'><style>.treino-page{") and "<h1>treino run" in page
+    assert "\nbody{" not in page and "}h1{" not in page and "<html" not in page
 
 
 def test_train_trains_a_model_instance_as_it_is(tmp_path):
@@ -226,3 +231,18 @@ def test_predict_takes_one_row_as_a_dict_and_names_a_missing_column(tmp_path):
         "predict: row 1 has no 'petal width (cm)'; give every input column: 'sepal length (cm)', "
         "'sepal width (cm)', 'petal length (cm)', 'petal width (cm)'"
     )
+
+
+def test_a_comparison_shows_its_table_and_curves(tmp_path):
+    import pandas as pd
+
+    from treino.experiments.compare import Comparison
+
+    (tmp_path / "plots").mkdir()
+    fig = treino.fit(nn.Linear(3, 1), (torch.randn(8, 3), torch.randn(8)), epochs=1, verbose=0).plot()
+    fig.savefig(tmp_path / "plots" / "curves.png")
+    summary = pd.DataFrame(
+        {"label": ["optimizer.name=sgd", "optimizer.name=adam"], "val_loss_mean": [0.5, 0.25]}
+    )
+    shown = Comparison(tmp_path, summary, tmp_path / "compare.html")._repr_html_()
+    assert "optimizer.name=adam" in shown and "<td>0.25</td>" in shown and shown.count("data:image/png") == 1

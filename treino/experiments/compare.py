@@ -42,6 +42,12 @@ class Comparison:
     interrupted: bool = False
     failed: list[str] = field(default_factory=list)
 
+    def _repr_html_(self) -> str:
+        """A notebook's view: the summary table and the curves side by side."""
+        from treino.run.notebook import comparison_html
+
+        return comparison_html(self.dir, self.summary)
+
 
 def parse_vary(text: str) -> tuple[str, list[Any]]:
     """`KEY=V1,V2,...` -> (key, values); values are YAML, commas inside [] or {} do not split.

@@ -45,6 +45,30 @@ class Run:
     def status(self) -> str:
         return self.metrics["status"]
 
+    def __repr__(self) -> str:  # the dataclass's would print every weight and the whole history
+        return f"Run('{self.dir}', status={self.status!r}, epochs={self.metrics.get('epochs_run')})"
+
+    def _repr_html_(self) -> str:
+        """A notebook's view: status, metrics, curves and diagnosis."""
+        from treino.run.notebook import run_html
+
+        return run_html(self.dir, self.metrics)
+
+    def report(self) -> Any:
+        """report.html shown inline in a notebook (written first when the run has none).
+
+        Example:
+            >>> run = treino.train(data="iris", epochs=20)
+            >>> run.report()  # the last line of a cell
+        """
+        from treino import report
+        from treino.run.notebook import Page
+
+        page = self.dir / "report.html"
+        if not page.exists():
+            report.write(self.dir)
+        return Page(page)
+
     @property
     def exit_code(self) -> int:
         """0 done, 3 diverged, 128 + the signal's number (130 SIGINT, 143 SIGTERM) when stopped."""
