@@ -105,7 +105,7 @@ def fit(
             _say(_task_line(task, loss, model))
         extra = standard(
             task, has_val, patience=patience, monitor=monitor, min_delta=min_delta,
-            restore_best=restore_best, progress=verbose >= 1,
+            restore_best=restore_best, progress=verbose >= 1, verbose=verbose,
         )  # fmt: skip
         history = engine.fit(
             model, train, val, loss=loss, optimizer=optimizer, epochs=epochs, batch_size=batch_size,

@@ -19,6 +19,7 @@ from treino.engine.callbacks import Callback
 from treino.engine.checkpoint import Checkpoint
 from treino.engine.checkpoint import load as load_checkpoint
 from treino.engine.loop import evaluate, fit, resolve_device
+from treino.engine.losses import ScaledLoss
 from treino.report import diagnosis, equation, forecast
 from treino.run import folder as rundir
 from treino.run import loggers, predictions, processes
@@ -167,7 +168,10 @@ def _train(
     parts = assemble(cfg, ckpt, say=lambda message: say(message, quiet), model=instance)
     data, info, task, model, loss_fn = parts.data, parts.info, parts.task, parts.model, parts.loss_fn
     # extra callbacks (e.g. tune's pruner) run after early stopping has seen the epoch
-    callbacks = _callbacks(cfg, run_dir, parts.patience, task, data.val is not None, quiet) + list(callbacks)
+    scaled = isinstance(loss_fn, ScaledLoss)  # the loss the display shows is on standardized targets
+    callbacks = _callbacks(cfg, run_dir, parts.patience, task, data.val is not None, quiet, scaled) + list(
+        callbacks
+    )
     # the checkpoint last: it saves the state the others leave at the end of each epoch
     callbacks += [signals.callback(), rundir.MarkUnfinished(run_dir), Checkpoint(run_dir / "checkpoints")]
     if not main:
@@ -273,13 +277,19 @@ def _settle(history: Any, model: nn.Module, cfg: C.Config, run_dir: Path, signal
 
 
 def _callbacks(
-    cfg: C.Config, run_dir: Path, patience: int | None, task: str, has_val: bool, quiet: bool
+    cfg: C.Config,
+    run_dir: Path,
+    patience: int | None,
+    task: str,
+    has_val: bool,
+    quiet: bool,
+    scaled: bool = False,
 ) -> list[Callback]:
     es = cfg.train.early_stopping
     callbacks = standard(
         task, has_val, patience=patience, monitor=es.monitor if es else "val_loss",
         min_delta=es.min_delta if es else 0.0, restore_best=cfg.train.restore_best,
-        progress=cfg.log.progress and not quiet,
+        progress=cfg.log.progress and not quiet, loss_label="loss (standardized y)" if scaled else "loss",
     )  # fmt: skip
     return callbacks + loggers.build(cfg, run_dir)  # TensorBoard / MLflow, when asked for
 
