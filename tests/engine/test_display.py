@@ -197,6 +197,7 @@ def _state(losses: list[float], epochs: int, spe: int, done: int) -> SimpleNames
         ([0.7], 1, 1),  # one iteration
         ([math.nan], 1, 1),  # nothing finite at all
         ([2.0 / (1 + i / 500) + 0.1 * math.sin(i) for i in range(100_000)], 1000, 100),  # 100k iterations
+        ([1.0 / (1 + i) for i in range(20_000)], 1, 20_000),  # 20k full-batch epochs
     ],
 )
 def test_the_notebook_area_renders_any_losses(losses: list[float], spe: int, done: int) -> None:

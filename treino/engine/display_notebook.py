@@ -150,15 +150,20 @@ class NotebookDisplay(Display):
             iters.append(Series("", xs, ys, TRAIN, width=1.0, opacity=0.35))
         by_iter = chart(iters, title=f"{self.loss_label} per iteration", xlabel="iteration",
                         xlim=(1, max(2, state.epochs * spe)), empty="the first loss comes in a moment")  # fmt: skip
-        rows = state.history
-        epochs = [float(r["epoch"]) for r in rows]
-        per_epoch = [Series("train", epochs, [r["train_loss"] for r in rows], TRAIN, dots=len(rows) <= 60)]
+        rows, dots = state.history, len(state.history) <= 60
+        per_epoch = [self._epochs(rows, "train_loss", "train", TRAIN, dots)]
         if any("val_loss" in r for r in rows):
-            val = [r.get("val_loss", math.nan) for r in rows]
-            per_epoch.append(Series("validation", epochs, val, VAL, dots=len(rows) <= 60))
+            per_epoch.append(self._epochs(rows, "val_loss", "validation", VAL, dots))
         by_epoch = chart(per_epoch, title=f"{self.loss_label} per epoch", xlabel="epoch",
                          xlim=(1, max(2, state.epochs)), empty="the first epoch ends in a moment")  # fmt: skip
         return by_iter + by_epoch
+
+    @staticmethod
+    def _epochs(rows: list[dict[str, Any]], key: str, name: str, color: str, dots: bool) -> Series:
+        """One column of the history by epoch; thousands of epochs (a full-batch run) as buckets."""
+        series = reduce([r.get(key, math.nan) for r in rows], first_x=int(rows[0]["epoch"]) if rows else 1)
+        series.name, series.color, series.dots = name, color, dots
+        return series
 
     def table(self, state: TrainState, final: bool) -> str:
         """The per-epoch metrics: a column pair (train, validation) per measure; best row shaded."""
