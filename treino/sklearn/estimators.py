@@ -17,6 +17,13 @@ from treino.sklearn import params as P
 from treino.sklearn import training as T
 from treino.tasks import predict_labels, probabilities
 
+# sklearn's checks these estimators do not pass, and why (check_estimator(..., expected_failed_checks=))
+EXPECTED_FAILED_CHECKS = {
+    "check_methods_subset_invariance": "float32 networks: a row's output may differ in its last bit "
+    "(~1e-7 relative) with the number of rows in the forward pass, since torch picks its matrix kernel "
+    "by shape; the check allows 1e-7. tests/sklearn checks the same invariance to 1e-5.",
+}
+
 SETTINGS = """
     Args:
         model: a treino family for rows (mlp, linear, logistic, softmax, text) or your own as

@@ -135,7 +135,10 @@ def device(est: Any) -> torch.device:
     """The device to train on: 'auto' is the GPU when one is visible."""
     if not isinstance(est.device, str | torch.device):
         raise _fail(est, "device", "must be 'auto', 'cpu' or 'cuda'")
-    return resolve_device(est.device, caller=f"{type(est).__name__}: ", fix="use device='cpu' or 'auto'")
+    try:
+        return resolve_device(est.device, caller=f"{type(est).__name__}: ", fix="use device='cpu' or 'auto'")
+    except ConfigError as error:  # a ValueError too, as for every other setting
+        raise ParamError(str(error)) from None
 
 
 def loss_for(est: Any, task: str) -> str:
