@@ -23,7 +23,8 @@ def findings_of(record: Record) -> list[dict[str, Any]]:
     found = record.metrics.get("diagnosis")
     if found:
         return found
-    return diagnose(record.history, record.steps, record.metrics.get("status", "completed"))
+    m = record.metrics
+    return diagnose(record.history, record.steps, m.get("status", "completed"), m.get("best_epoch"))
 
 
 def draw(record: Record, findings: list[dict[str, Any]]) -> dict[str, list[Path]]:
@@ -32,7 +33,9 @@ def draw(record: Record, findings: list[dict[str, Any]]) -> dict[str, list[Path]
     folder.mkdir(exist_ok=True)
     history, best = record.history, record.metrics.get("best_epoch")
     convergence = [
-        curves.loss(history, record.steps, findings, folder / "loss.png"),
+        curves.loss(
+            history, record.steps, findings, folder / "loss.png", record.metrics.get("loss_label") or "loss"
+        ),
         curves.metrics(history, best, folder / "metrics.png"),
         curves.learning_rate(history, folder / "lr.png"),
     ]
@@ -49,7 +52,8 @@ def draw(record: Record, findings: list[dict[str, Any]]) -> dict[str, list[Path]
             if record.curve is not None:
                 feature = (record.data.get("features") or ["x"])[0]
                 target = (record.data.get("targets") or ["y"])[0]
-                test.append(regression.fitted(pred, record.curve, feature, target, folder / "fit.png"))
+                line = (record.metrics.get("equation") or {}).get("text")  # a linear regression's y = a·x + b
+                test.append(regression.fitted(pred, record.curve, feature, target, folder / "fit.png", line))
         elif record.classes:
             test += [
                 classification.confusion(pred, record.classes, folder / "confusion.png"),

@@ -26,10 +26,15 @@ def _log_scale(ax: Any, values: np.ndarray) -> None:
 
 
 def loss(
-    history: pd.DataFrame, steps: pd.DataFrame | None, findings: list[dict[str, Any]], path: Path
+    history: pd.DataFrame,
+    steps: pd.DataFrame | None,
+    findings: list[dict[str, Any]],
+    path: Path,
+    label: str = "loss",
 ) -> Path:
     """Left: loss per iteration (raw + smoothed). Right: loss per epoch, train vs validation,
-    with the best epoch and the start of overfitting marked."""
+    with the start of overfitting marked. `label` names the loss's scale on the y axes
+    ("loss (standardized y)" for a regression trained on a standardized target)."""
     fig, (left, right) = subplots(1, 2, figsize=(11, 4))
     if steps is not None and len(steps):
         clean = steps[np.isfinite(steps["loss"])]
@@ -47,7 +52,7 @@ def loss(
         integer_epochs(left)
     else:
         left.text(0.5, 0.5, "no steps.csv (log.steps: false)", ha="center", transform=left.transAxes)
-    left.set(title="Training loss per iteration", xlabel="iteration", ylabel="loss")
+    left.set(title="Training loss per iteration", xlabel="iteration", ylabel=label)
     if len(history) and "train_loss" in history:
         epochs = history["epoch"]
         right.plot(epochs, history["train_loss"], "o-", ms=3, color=TRAIN, label="train")
@@ -65,7 +70,7 @@ def loss(
                        transform=right.transAxes)  # fmt: skip
             right.set(xticks=[], yticks=[])
             right.get_legend().remove()
-    right.set(title="Loss per epoch", xlabel="epoch", ylabel="loss")
+    right.set(title="Loss per epoch", xlabel="epoch", ylabel=label)
     integer_epochs(right)
     return save(fig, path)
 

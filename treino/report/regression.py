@@ -62,13 +62,16 @@ def residuals(pred: pd.DataFrame, path: Path) -> Path | None:
     return save(fig, path)
 
 
-def fitted(pred: pd.DataFrame, curve: pd.DataFrame, feature: str, target: str, path: Path) -> Path | None:
-    """The course's picture: the data points and the function the network learned."""
+def fitted(
+    pred: pd.DataFrame, curve: pd.DataFrame, feature: str, target: str, path: Path, equation: str | None = None
+) -> Path | None:
+    """The course's picture: the data points and the function the network learned; a linear
+    regression's line is labelled with its equation in the data's units."""
     if "x" not in pred or "y_true" not in pred:
         return None
     fig, ax = subplots(figsize=(6.5, 4.2))
     ax.scatter(pred["x"], pred["y_true"], s=14, alpha=0.7, color=TEST, label=f"{pred['split'].iloc[0]} data")
-    ax.plot(curve["x"], curve["y_pred"], color=VAL, lw=2.2, label="the model")
+    ax.plot(curve["x"], curve["y_pred"], color=VAL, lw=2.2, label=equation or "the model")
     ax.set(title=f"{target} as a function of {feature}", xlabel=feature, ylabel=target)
     ax.legend()
     return save(fig, path)

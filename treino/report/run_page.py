@@ -20,8 +20,9 @@ def metrics_table(metrics: dict[str, Any]) -> str:
         return "<p class='note'>No metrics: the run ended before its first complete epoch.</p>"
     names = list(dict.fromkeys(n for p in parts for n in metrics[p]))
     head = "".join(f"<th>{p}</th>" for p in parts)
+    label = metrics.get("loss_label") or "loss"  # a regression's loss may be on the standardized y
     rows = "".join(
-        f"<tr><td>{esc(n)}</td>"
+        f"<tr><td>{esc(label if n == 'loss' else n)}</td>"
         + "".join(f"<td>{number(metrics[p].get(n, ''))}</td>" for p in parts)
         + "</tr>"
         for n in names
@@ -42,6 +43,23 @@ def diagnosis(findings: list[dict[str, Any]]) -> str:
             f"{esc(f.get('message', ''))}</div>"
         )
     return "".join(out)
+
+
+def equation(metrics: dict[str, Any]) -> str:
+    """A linear regression's fitted equation in the data's units, with its coefficients."""
+    eq = metrics.get("equation")
+    if not eq:
+        return ""
+    parts = eq.get("targets") or [eq]
+    rows = "".join(
+        f"<tr><td>{esc(p.get('target', ''))}</td><td>{esc(name)}</td><td>{number(value)}</td></tr>"
+        for p in parts
+        for name, value in [*p["coefficients"].items(), ("intercept", p["intercept"])]
+    )
+    return (
+        f"<h3>Fitted equation (the data's units)</h3><p><code>{esc(eq['text'])}</code></p>"
+        f"<table><tr><th>target</th><th>term</th><th>coefficient</th></tr>{rows}</table>"
+    )
 
 
 def data_summary(data: dict[str, Any]) -> str:
@@ -131,7 +149,7 @@ def render(record: Record, plots: dict[str, list[Path]], findings: list[dict[str
     )  # fmt: skip
     body = f"""<h1>treino run: {esc(name)}</h1><p class="status">{status}</p>{notes}<nav>{nav}</nav>
 <h2 id="diagnosis">Diagnosis</h2>{diagnosis(findings)}
-<h2 id="metrics">Metrics</h2>{metrics_table(m)}
+<h2 id="metrics">Metrics</h2>{metrics_table(m)}{equation(m)}
 {figures}
 <h2 id="data">Data</h2>{data_summary(record.data)}
 <h2 id="model">Model</h2>{model_summary(m.get("model") or {})}
