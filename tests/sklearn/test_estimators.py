@@ -8,13 +8,13 @@ import numpy as np
 import pandas as pd
 import pytest
 import scipy.sparse as sp
+import sklearn
 import torch
 from sklearn.datasets import load_iris, make_regression
 from torch import nn
 
-import sklearn
 from treino.errors import ConfigError, DataError, DivergedError
-from treino.sklearn import InputError, ParamError, TreinoClassifier, TreinoRegressor
+from treino.sklearn import InputError, TreinoClassifier, TreinoRegressor
 
 X_IRIS, Y_IRIS = load_iris(return_X_y=True)
 X_IRIS = (X_IRIS - X_IRIS.mean(0)) / X_IRIS.std(0)
