@@ -169,7 +169,7 @@ def test_verbose_2_shows_every_measure_and_lr() -> None:
     fit(_net(), _data(), _data(32), loss="cross_entropy", epochs=1, batch_size=16,
         callbacks=[PlainDisplay("accuracy", verbose=2, loss_label="loss (standardized y)", stream=out)])  # fmt: skip
     first, epoch = out.getvalue().splitlines()[:2]
-    assert first.endswith("; train_loss and val_loss are the loss (standardized y)")
+    assert first.endswith("; train_loss and val_loss: loss (standardized y)")
     keys = epoch.split("  ")[1:]
     assert [k.split(" ")[0] for k in keys[:-1]] == [
         "train_loss", "train_accuracy", "train_f1_macro", "train_precision_macro", "train_recall_macro",

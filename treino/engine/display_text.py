@@ -125,7 +125,7 @@ class Display(Callback):
             text = f"training {state.epochs} epochs x {spe} iterations"
         text += f" on {state.device}"
         if self.loss_label != "loss":
-            text += f"; train_loss and val_loss are the {self.loss_label}"
+            text += f"; train_loss and val_loss: {self.loss_label}"
         return text
 
     def epoch_line(self, state: TrainState, logs: dict[str, Any]) -> str:
