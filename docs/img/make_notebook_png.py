@@ -44,7 +44,9 @@ with tempfile.TemporaryDirectory() as tmp:
     page, shot = Path(tmp) / "display.html", Path(tmp) / "shot.png"
     page.write_text(PAGE.format(html=shown[0].data["text/html"]), encoding="utf-8")
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=["--no-sandbox", "--disable-gpu"])
+        browser = pw.chromium.launch(
+            executable_path="/usr/bin/chromium", args=["--no-sandbox", "--disable-gpu"]
+        )
         tab = browser.new_page(viewport={"width": 1000, "height": 700}, device_scale_factor=1.5)
         tab.goto(page.resolve().as_uri())
         tab.locator(".cell").screenshot(path=str(shot))
