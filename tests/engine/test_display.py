@@ -243,14 +243,33 @@ fit(nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2)), (x, y), (x, y), 
     epochs=3, batch_size=16, callbacks=[EarlyStopping(), choose_display("accuracy")])
 print("and after")
 """
-    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(cell)])
+    stop = """
+from treino.engine import Callback
+class Stop(Callback):  # the notebook's stop button raises KeyboardInterrupt in the kernel
+    def on_batch_end(self, state, loss):
+        if state.step == 6:
+            raise KeyboardInterrupt
+try:
+    fit(nn.Linear(4, 2), (x, y), loss="cross_entropy", epochs=3, batch_size=16,
+        callbacks=[Stop(), choose_display("accuracy")])
+except KeyboardInterrupt:
+    pass
+"""
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in (cell, stop)])
     client = nbclient.NotebookClient(notebook, kernel_name="python3", timeout=120)
     client.execute()
     outputs = notebook.cells[0].outputs
     assert [o.output_type for o in outputs] == ["stream", "display_data", "stream"], outputs
     assert [o.get("name") for o in outputs] == ["stdout", None, "stdout"]  # nothing on stderr, no error
     assert outputs[0].text == "the learner's own output, before\n" and outputs[2].text == "and after\n"
-    assert len(client._display_id_map) == 1  # the area was made with a display id, and updated through it
+    # each area was made with a display id (and updated through it): one per cell, at its output
+    assert sorted(place for cells in client._display_id_map.values() for place in cells.items()) == [
+        (0, [1]),
+        (1, [0]),
+    ]
     html, plain = outputs[1].data["text/html"], outputs[1].data["text/plain"]
     assert "<b>epoch 3/3</b>" in html and html.count("<svg") == 2 and "done: 3 epochs" in html
     assert plain.startswith("epoch 3/3  100%") and "done: 3 epochs" in plain
+    stopped = notebook.cells[1].outputs
+    assert [o.output_type for o in stopped] == ["display_data"], stopped
+    assert "interrupted (the kernel was interrupted) during epoch 2 of 3" in stopped[0].data["text/html"]

@@ -35,6 +35,8 @@ class NotebookDisplay(Display):
         >>> treino.fit(net, (X, y), (Xv, yv), callbacks=[NotebookDisplay("accuracy")])  # doctest: +SKIP
     """
 
+    INTERRUPT = "the kernel was interrupted"
+
     def __init__(
         self,
         metric: str = "accuracy",

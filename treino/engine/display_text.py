@@ -56,6 +56,8 @@ class Display(Callback):
         loss_label: what the loss is, e.g. "loss (standardized y)": said where the losses are.
     """
 
+    INTERRUPT = "Ctrl-C"  # what a KeyboardInterrupt is called where the display shows
+
     def __init__(self, metric: str = "accuracy", *, verbose: int = 1, loss_label: str = "loss") -> None:
         self.metric, self.verbose, self.loss_label = metric, verbose, loss_label
         self.active = True
@@ -149,9 +151,7 @@ class Display(Callback):
         took = duration(time.perf_counter() - self.started)
         where = f"epoch {state.epoch + 1} of {state.epochs}"
         if isinstance(error, KeyboardInterrupt):
-            return (
-                f"interrupted (Ctrl-C) during {where}, after {took}; the last complete epoch is {state.epoch}"
-            )
+            return f"interrupted ({self.INTERRUPT}) during {where}, after {took}; the last complete epoch is {state.epoch}"
         if error is not None:
             return f"stopped by {type(error).__name__} during {where}, after {took}"
         ran = state.epoch - self.first_epoch
