@@ -227,7 +227,7 @@ def test_error_image_shrinks_to_nothing():
 def test_error_unknown_kind_names_the_closest():
     assert error_of(lambda: build("cnnn", info())) == (
         "model.kind: unknown model 'cnnn' (did you mean 'cnn'?); "
-        "choose one of: linear, logistic, softmax, mlp, cnn, text, or your own as 'package.module:Class'"
+        "choose one of: linear, logistic, softmax, mlp, cnn, text, rnn, or your own as 'package.module:Class'"
     )
 
 

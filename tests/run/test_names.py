@@ -22,7 +22,7 @@ from treino.run.names import available, check_names
         (
             "model.kind=cnnn",
             "model.kind: unknown model 'cnnn' (did you mean 'cnn'?); choose one of: linear, logistic, "
-            "softmax, mlp, cnn, text, or your own as 'package.module:Class'",
+            "softmax, mlp, cnn, text, rnn, or your own as 'package.module:Class'",
         ),
         (
             "model.activation=rellu",
@@ -91,6 +91,7 @@ def test_available_lists_every_registry():
         "model.kind": ["auto", *MODELS.names()],
         "model.activation": ACTIVATIONS.names(),
         "model.init": INITS.names(),
+        "model.cell": ["lstm", "gru", "rnn"],
         "loss.name": LOSSES.names(),
         "optimizer.name": OPTIMIZERS.names(),
         "schedule.name": SCHEDULES.names(),

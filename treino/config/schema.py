@@ -107,6 +107,11 @@ class DataConfig(Section):
     test: str | None = Field(None, description="A separate test source.")
     n_samples: int | None = Field(None, gt=0, description="Rows of a synthetic dataset.")
     noise: float | None = Field(None, ge=0, description="Noise of a synthetic dataset.")
+    sequence: Literal["auto"] | bool = Field(
+        "auto",
+        description=".npz x of 3 axes: true = sequences (N, steps, features), false = images (N, H, W); auto = "
+        "sequences when x holds floats with at most 16 features per step, fewer than its steps.",
+    )
     image: ImageConfig = Field(default_factory=ImageConfig)
     text: TextConfig = Field(default_factory=TextConfig)
     series: SeriesConfig | None = Field(
@@ -167,9 +172,13 @@ class ModelConfig(Section):
     kind: str = Field(
         "auto",
         description="A model family, your own as 'package.module:Class', "
-        "or auto (cnn for images, text for text, mlp otherwise).",
+        "or auto (cnn for images, text for text, rnn for sequences and series, mlp otherwise).",
     )
-    hidden: list[int] = Field(default_factory=lambda: [64], description="MLP hidden sizes.")
+    hidden: list[int] = Field(
+        default_factory=lambda: [64],
+        description="mlp/cnn/text: sizes of the hidden dense layers (one number = one layer); "
+        "rnn: the size of the recurrent state, one number (stack layers with model.layers).",
+    )
     activation: str = Field("relu", description="After each hidden layer and conv block.")
     dropout: float = Field(0.0, ge=0, lt=1, description="Dropout probability after each layer.")
     clip_inputs: bool = Field(
@@ -194,7 +203,12 @@ class ModelConfig(Section):
         description="CNN: what the dense head sees: auto = the last feature map flattened, averaged down to "
         "at most 8x8 positions first; global = its average per channel; flatten = all of it.",
     )
-    embed_dim: int = Field(64, gt=0, description="text: embedding size for token-id inputs.")
+    embed_dim: int = Field(64, gt=0, description="text, rnn: embedding size for token-id inputs.")
+    cell: str = Field("lstm", description="rnn: the recurrent cell, lstm, gru or rnn (plain tanh RNN).")
+    layers: int = Field(1, ge=1, description="rnn: recurrent layers stacked, each reading the one below.")
+    bidirectional: bool = Field(
+        False, description="rnn: also read each sequence backwards; the head sees both last states."
+    )
     init: str = Field("default", description="Weight initialization (biases start at zero unless default).")
     init_std: float = Field(0.01, gt=0, description="Standard deviation for init: normal.")
     args: dict[str, Any] = Field(default_factory=dict, description="Arguments of a custom model.")
@@ -204,6 +218,12 @@ class ModelConfig(Section):
     weights_strict: bool = Field(
         True, description="Every tensor must match; false loads the matching ones and lists the rest."
     )
+
+    @field_validator("hidden", mode="before")
+    @classmethod
+    def _one_size(cls, value: Any) -> Any:
+        # `hidden: 64` is one layer (mlp) or the state size (rnn): the list [64]
+        return [value] if isinstance(value, int) and not isinstance(value, bool) else value
 
 
 class LossConfig(Section):

@@ -18,6 +18,7 @@ from treino.data.decode import IMAGE_SUFFIXES
 from treino.data.idx import is_idx
 from treino.data.images import read_folder, read_image_table, read_npz
 from treino.data.lazy_images import LazyImages, concat
+from treino.data.sequences import Sequences, read_sequences, sequence_data
 from treino.data.series import is_series, series_data
 from treino.data.splits import SPLIT_NAMES
 from treino.data.stream import StreamTable, open_table, over_budget, whole_note
@@ -53,12 +54,14 @@ def load(cfg: DataConfig, generator: torch.Generator, seed: int = 0) -> Data:
             raw = _append(raw, _read_path(Path(extra).expanduser(), cfg, f"data.{SPLITS[code]}"), code, extra)
     if isinstance(raw, Images | LazyImages):
         return image_data(raw, cfg, generator, where)
+    if isinstance(raw, Sequences):  # an .npz of x (N, T, F)
+        return sequence_data(raw, cfg, generator, where)
     data = table_data(raw, cfg, generator, where)
     data.info.notes += whole_note(where, cfg)
     return data
 
 
-def resolve(cfg: DataConfig, seed: int) -> tuple[Table | Images | LazyImages | StreamTable, str]:
+def resolve(cfg: DataConfig, seed: int) -> tuple[Table | Images | LazyImages | StreamTable | Sequences, str]:
     """The raw source: a built-in dataset or a file/folder, and a name for messages."""
     source = cfg.source
     if source in DATASETS:
@@ -84,14 +87,14 @@ def resolve(cfg: DataConfig, seed: int) -> tuple[Table | Images | LazyImages | S
     )
 
 
-def _read_path(path: Path, cfg: DataConfig, key: str) -> Table | Images | LazyImages | StreamTable:
+def _read_path(path: Path, cfg: DataConfig, key: str) -> Table | Images | LazyImages | StreamTable | Sequences:
     """A file or folder as a raw table or raw images."""
     if not path.exists():
         raise DataError(f"{key}: {path}: no such file or folder; check the path")
     if path.is_dir():
         return read_folder(path, cfg.image, memory_budget(cfg))
     if path.suffix.lower() == ".npz":
-        return read_npz(path, cfg.image)
+        return read_sequences(path, cfg.sequence) or read_npz(path, cfg.image)
     if is_idx(path):
         raise DataError(
             f"{path}: one IDX file; give the folder holding the train-*/t10k-* images and labels files"
@@ -147,11 +150,13 @@ def _split_column(frame: pd.DataFrame, column: str, where: str) -> tuple[pd.Data
     return frame.drop(columns=[column]), codes.to_numpy(dtype=np.int64)
 
 
-Raw = Table | Images | LazyImages
+Raw = Table | Images | LazyImages | Sequences
 
 
 def _append(raw: Raw, extra: Raw, code: int, where: str) -> Raw:
     """Add a separate val/test source to the main one, its rows fixed to that split."""
+    if isinstance(raw, Sequences) and isinstance(extra, Sequences):
+        return raw.append(extra, code, where)
     n_raw = len(raw.frame) if isinstance(raw, Table) else len(raw.y)
     n_extra = len(extra.frame) if isinstance(extra, Table) else len(extra.y)
     fixed = raw.fixed if raw.fixed is not None else np.full(n_raw, -1, dtype=np.int64)

@@ -13,10 +13,12 @@ from treino.config import ModelConfig
 from treino.errors import ConfigError
 from treino.models import weights as W
 from treino.models.activations import ACTIVATIONS
+from treino.models.anchor import LastValue
 from treino.models.custom import build_custom, check_output
 from treino.models.inits import INITS, initialize
 from treino.models.kinds import MODELS, NEEDS_TASK, check_kind, is_custom, vocab_size
 from treino.models.mlp import MLP
+from treino.models.rnn import CELLS
 from treino.models.summary import format_summary, summarize
 
 if TYPE_CHECKING:  # the description only: importing the treino.data package would load its readers
@@ -24,6 +26,7 @@ if TYPE_CHECKING:  # the description only: importing the treino.data package wou
 
 __all__ = [
     "ACTIVATIONS",
+    "CELLS",
     "INITS",
     "MODELS",
     "build",
@@ -61,10 +64,11 @@ class WithRescale(nn.Module):
 
 
 def resolve_kind(cfg: ModelConfig, info: DataInfo) -> str:
-    """`auto` -> cnn for images, text for text, mlp otherwise; other kinds as given."""
+    """`auto` -> cnn for images, text for text, rnn for sequences and series, mlp otherwise;
+    other kinds as given."""
     if cfg.kind != "auto":
         return cfg.kind
-    return {"image": "cnn", "text": "text"}.get(info.kind, "mlp")
+    return {"image": "cnn", "text": "text", "sequence": "rnn", "series": "rnn"}.get(info.kind, "mlp")
 
 
 def example_input(info: DataInfo, batch: int = 2) -> Tensor:
@@ -91,7 +95,7 @@ def build(
     """
     kind = resolve_kind(cfg, info)
     if is_custom(kind):
-        model = build_custom(kind, cfg.args, info.input_shape, info.n_outputs)
+        model = build_custom(kind, cfg.args, info)
         sample = example[:2] if example is not None else example_input(info)
         check_output(model, sample, info.task, info.n_outputs, kind)
     else:
@@ -103,6 +107,8 @@ def build(
         check_kind(kind)
         model = MODELS.get(kind)(cfg, info)
     initialize(model, cfg.init, cfg.activation, cfg.init_std)
+    if target_scale is not None and target_scale.get("anchor"):  # a series: relative to its last value
+        model = LastValue(model, **target_scale["anchor"])
     if target_scale is not None:
         model = WithRescale(model, Rescale(target_scale["mean"], target_scale["std"]))
     return model

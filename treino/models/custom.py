@@ -8,12 +8,15 @@ import importlib
 import inspect
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import Tensor, nn
 
 from treino.errors import ModelError
+
+if TYPE_CHECKING:  # the description only: importing the treino.data package would load its readers
+    from treino.data.info import DataInfo
 
 WHAT = {
     "binary": "1 logit per sample",
@@ -43,8 +46,51 @@ def import_object(path: str) -> Any:
     return getattr(module, name)
 
 
-def build_custom(path: str, args: dict[str, Any], input_shape: tuple[int, ...], n_outputs: int) -> nn.Module:
-    """Call the class with `model.args`, adding input_shape/n_outputs when it takes them."""
+def described(info: DataInfo) -> dict[str, Any]:
+    """What a custom model may ask for by parameter name, from the data's description; a name
+    is left out when this data has no such thing (no vocabulary without token ids, no classes
+    for a regression, no window or horizon outside a series).
+
+    Example:
+        >>> sorted(described(DataInfo("binary", "text", (200,), ["neg", "pos"], text_mode="tokens",
+        ...                           vocab_size=5002)))
+        ['classes', 'info', 'input_shape', 'n_classes', 'n_features', 'n_outputs', 'task', 'vocab_size']
+    """
+    given: dict[str, Any] = {
+        "input_shape": tuple(info.input_shape),
+        "n_outputs": info.n_outputs,
+        "n_features": info.input_shape[-1],  # per step of a sequence, per row of a table
+        "task": info.task,
+        "info": info,
+    }
+    if info.text_mode == "tokens":
+        given["vocab_size"] = info.vocab_size
+    if info.task != "regression":
+        given |= {"classes": list(info.classes), "n_classes": len(info.classes)}
+    if info.window:
+        given |= {"window": info.window, "horizon": info.horizon}
+    return given
+
+
+WHY_ABSENT = {
+    "vocab_size": "token ids (set data.text.mode: tokens)",
+    "classes": "classes (it is a regression)",
+    "n_classes": "classes (it is a regression)",
+    "window": "windows (set data.series)",
+    "horizon": "windows (set data.series)",
+}
+
+
+def build_custom(path: str, args: dict[str, Any], info: DataInfo) -> nn.Module:
+    """Call the class with `model.args`, adding what it asks for by parameter name from the
+    data's description (see `described`: input_shape, n_outputs, n_features, vocab_size,
+    classes, n_classes, task, window, horizon, info), so that nothing needs hard-coding.
+
+    Example:
+        >>> class Words(nn.Module):
+        ...     def __init__(self, vocab_size, n_outputs, width=32): ...
+        >>> build_custom("mynets:Words", {"width": 64}, info)  # Words(width=64, vocab_size=..., n_outputs=...)
+    """
     factory = import_object(path)
     if not callable(factory):
         raise ModelError(
@@ -55,8 +101,15 @@ def build_custom(path: str, args: dict[str, Any], input_shape: tuple[int, ...], 
         params = inspect.signature(factory).parameters
     except (TypeError, ValueError):
         params = {}  # type: ignore[assignment]
-    given = {"input_shape": input_shape, "n_outputs": n_outputs}
+    given = described(info)
     extra = {k: v for k, v in given.items() if k in params and k not in args}
+    for key in WHY_ABSENT:
+        needed = key in params and params[key].default is inspect.Parameter.empty
+        if needed and key not in given and key not in args:
+            raise ModelError(
+                f"model.kind: {path.partition(':')[2]} takes {key}, but {info.source or 'the data'} has no "
+                f"{WHY_ABSENT[key]}; give {key} in model.args or a default in the class"
+            )
     name = path.partition(":")[2]
     try:
         model = factory(**args, **extra)

@@ -14,6 +14,7 @@ from treino.errors import ConfigError
 from treino.models.cnn import CNN
 from treino.models.linear import Linear
 from treino.models.mlp import MLP
+from treino.models.rnn import CELLS, RNN
 from treino.models.text import TfidfMLP, TokenBag
 from treino.registry import Registry, did_you_mean
 
@@ -71,6 +72,34 @@ def _text(cfg: ModelConfig, info: DataInfo) -> nn.Module:
         )
     return TfidfMLP(info.input_shape[0], info.n_outputs, cfg.hidden, cfg.activation, cfg.dropout,
                     bool(cfg.batch_norm))  # fmt: skip
+
+
+@MODELS.register("rnn")
+def _rnn(cfg: ModelConfig, info: DataInfo) -> nn.Module:
+    vocab = vocab_size(info)
+    if not vocab and len(info.input_shape) != 2:
+        raise ConfigError(f"model.kind: rnn {_not_a_sequence(info)}")
+    if len(cfg.hidden) != 1 or cfg.hidden[0] < 1:
+        raise ConfigError(
+            f"model.hidden: rnn takes one state size, a positive number (got {cfg.hidden}); e.g. "
+            f"model.hidden=64, and stack recurrent layers with model.layers"
+        )
+    CELLS.get(cfg.cell)  # a wrong name: the registry's line, with the closest name
+    n_inputs = None if vocab else info.input_shape[1]
+    return RNN(n_inputs, info.n_outputs, cfg.hidden[0], cfg.layers, cfg.cell, cfg.bidirectional,
+               cfg.dropout, vocab, cfg.embed_dim)  # fmt: skip
+
+
+def _not_a_sequence(info: DataInfo) -> str:
+    """Why this data is no sequence for an RNN, and what to do (the end of a one-line error)."""
+    if info.kind == "text":  # TF-IDF rows have no word order left
+        return "reads words in order, but TF-IDF features have none; set data.text.mode: tokens"
+    if len(info.input_shape) == 3:
+        return f"needs sequences (T, F) but {info.source} gives images; use cnn"
+    return (
+        f"needs sequences (T, F) or token ids but {info.source} gives rows of {info.input_shape[0]} "
+        f"features; use mlp, or give sequences (an .npz of x (N, T, F), data.series or data.text.mode: tokens)"
+    )
 
 
 def is_custom(kind: str) -> bool:

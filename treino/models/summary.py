@@ -1,6 +1,11 @@
 """A model summary from one forward pass on an example batch: each layer's output shape and
 parameters, and the estimated FLOPs per sample (torch's flop counter: matrix products and
-convolutions, 2 FLOPs per multiply-add; activations, norms and pooling are not counted)."""
+convolutions, 2 FLOPs per multiply-add; activations, norms and pooling are not counted).
+
+Recurrent layers (LSTM, GRU, RNN) are counted by hand, since torch's counter cannot see inside
+the fused LSTM kernel: per step and direction, each gate (4 LSTM, 3 GRU, 1 RNN) multiplies the
+input by (hidden x input) weights and the state by (hidden x hidden) ones, so 2 x (the weights'
+size) FLOPs, times the steps run (padding in packed sequences is not run, so not counted)."""
 
 from __future__ import annotations
 
@@ -8,6 +13,7 @@ from typing import Any
 
 import torch
 from torch import Tensor, nn
+from torch.nn.utils.rnn import PackedSequence
 from torch.utils.flop_counter import FlopCounterMode
 
 
@@ -23,8 +29,15 @@ def summarize(model: nn.Module, example: Tensor) -> dict[str, Any]:
         (2410, 4736)
     """
     layers: list[dict[str, Any]] = []
+    recurrent: dict[str, int] = {}  # name -> FLOPs counted by hand, for the whole batch
     hooks = []
     for name, module in model.named_modules():
+        if isinstance(module, nn.RNNBase):
+
+            def count(mod: nn.Module, inputs: Any, output: Any, name: str = name) -> None:
+                recurrent[name] = recurrent_flops(mod, inputs[0])  # type: ignore[arg-type]
+
+            hooks.append(module.register_forward_hook(count))
         if name and not any(True for _ in module.children()):  # leaves only
 
             def record(mod: nn.Module, inputs: Any, output: Any, name: str = name) -> None:
@@ -48,22 +61,48 @@ def summarize(model: nn.Module, example: Tensor) -> dict[str, Any]:
             hook.remove()
     root = type(model).__name__
     per_module = {k: sum(v.values()) for k, v in counter.get_flop_counts().items()}
+    total = int(counter.get_total_flops())
+    for name, flops in recurrent.items():  # what the counter saw of them (GRU/RNN on CPU) is replaced
+        key = f"{root}.{name}" if name else root
+        total += flops - int(per_module.get(key, 0))
+        per_module[key] = flops
     for layer in layers:
         layer["flops"] = int(per_module.get(f"{root}.{layer['name']}", 0)) // batch
     n_params = sum(p.numel() for p in model.parameters())
     return {
         "parameters": n_params,
         "trainable": sum(p.numel() for p in model.parameters() if p.requires_grad),
-        "flops_per_sample": int(counter.get_total_flops()) // batch,
+        "flops_per_sample": total // batch,
         "input_shape": list(example.shape[1:]),
         "layers": layers,
     }
 
 
+def recurrent_flops(module: nn.RNNBase, x: Tensor | PackedSequence) -> int:
+    """FLOPs of one recurrent module's forward pass over `x` (all layers and directions):
+    2 per multiply-add, for every input-to-gate and state-to-gate weight at every step run.
+
+    Example:
+        >>> recurrent_flops(nn.LSTM(8, 16, batch_first=True), torch.zeros(2, 30, 8))  # 2*4*(8*16+16*16)*30*2
+        184320
+    """
+    if isinstance(x, PackedSequence):
+        steps = int(x.batch_sizes.sum())  # the true lengths, all rows together
+    elif x.dim() == 2:  # one unbatched sequence (T, F)
+        steps = x.shape[0]
+    else:
+        steps = x.shape[0] * x.shape[1]
+    per_step = sum(p.numel() for n, p in module.named_parameters() if n.startswith("weight_"))
+    return 2 * per_step * steps
+
+
 def _shape(output: Any) -> list[int] | None:
-    """Per-sample shape of a layer's output (batch axis dropped); None when not a tensor."""
+    """Per-sample shape of a layer's output (batch axis dropped); None when not a tensor. A
+    packed sequence shows as (longest length, width)."""
+    if isinstance(output, PackedSequence):
+        return [len(output.batch_sizes), output.data.shape[-1]]
     if isinstance(output, tuple | list) and output:
-        output = output[0]
+        return _shape(output[0])
     return list(output.shape[1:]) if isinstance(output, Tensor) else None
 
 

@@ -15,7 +15,7 @@ from treino.config.doc import render
 from treino.engine.losses import LOSSES
 from treino.engine.optimizers import OPTIMIZERS
 from treino.engine.schedules import SCHEDULES
-from treino.models import ACTIVATIONS, INITS, MODELS, check_kind
+from treino.models import ACTIVATIONS, CELLS, INITS, MODELS, check_kind
 from treino.registry import Registry
 
 
@@ -24,6 +24,7 @@ def _registered(cfg: Config) -> list[tuple[str, Registry]]:
     return [
         (cfg.model.activation, ACTIVATIONS),
         (cfg.model.init, INITS),
+        (cfg.model.cell, CELLS),
         (cfg.loss.name, LOSSES),
         (cfg.optimizer.name, OPTIMIZERS),
         (cfg.schedule.name, SCHEDULES),
@@ -51,7 +52,7 @@ def check_names(cfg: Config) -> None:
 
 def available() -> dict[str, list[str]]:
     """The names each registry-backed key accepts, by dotted key (for the reference page)."""
-    registries = [ACTIVATIONS, INITS, LOSSES, OPTIMIZERS, SCHEDULES]
+    registries = [ACTIVATIONS, INITS, CELLS, LOSSES, OPTIMIZERS, SCHEDULES]
     return {"model.kind": ["auto", *MODELS.names()]} | {r.key: r.names() for r in registries}
 
 

@@ -97,6 +97,7 @@ def _labeled(p: Predictor, source: str | Path) -> tuple[torch.Tensor, torch.Tens
     """Outputs and encoded targets for a labeled file, image folder, .npz or built-in dataset."""
     from treino.data.builtin import DATASETS, Images
     from treino.data.load import resolve
+    from treino.data.sequences import Sequences
 
     data: Any = source
     labels: pd.DataFrame | None = None
@@ -107,6 +108,10 @@ def _labeled(p: Predictor, source: str | Path) -> tuple[torch.Tensor, torch.Tens
         raw, _ = resolve(cfg, p.config.seed)
         if isinstance(raw, Images):
             data, labels = raw.x, pd.DataFrame({"label": np.asarray(raw.classes, dtype=object)[raw.y]})
+        elif isinstance(raw, Sequences):  # x (N, T, F) and y as read for training
+            y = raw.y.reshape(len(raw.y), -1)
+            labels = pd.DataFrame(y if p.task == "regression" else y.astype(str), columns=p.info.targets)
+            data = raw.x
         else:
             data = raw.frame
             data.attrs["source"] = source  # messages name the dataset, not "input"

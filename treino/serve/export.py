@@ -7,6 +7,8 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import os
+import sys
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -24,6 +26,7 @@ FORMATS = ("onnx", "pt2")
 TOLERANCE = 1e-4  # largest |onnxruntime - PyTorch| output difference accepted
 SAMPLES = 64  # rows of the parity check
 INPUT, OUTPUT = "features", "output"  # graph names of the plain export
+WINDOWED = ("sequence", "series")  # kinds whose inputs are (steps, features) floats
 
 
 @dataclass
@@ -71,6 +74,11 @@ def export(
     if format == "pt2" and with_preprocessing:
         raise ModelError("--with-preprocessing: only for --format onnx; the pt2 program takes features")
     predictor = load(run_dir, trust_code=trust_code, quiet=True)
+    if with_preprocessing and predictor.info.kind in WINDOWED:
+        raise ModelError(
+            f"--with-preprocessing: for tables and images; a {predictor.info.kind} model's graph takes the "
+            f"scaled steps (features), as treino.load(run).chunks gives them; export without it"
+        )
     folder = predictor.dir.parent if predictor.dir.name == "model" else predictor.dir
     if format == "pt2":
         return _export_program(predictor, Path(output) if output is not None else folder / "model.pt2")
@@ -157,6 +165,20 @@ def _hushed() -> Iterator[None]:
             log.setLevel(level)
 
 
+@contextlib.contextmanager
+def _quiet_stderr() -> Iterator[None]:
+    """Mute file descriptor 2, where C++ code writes its warnings past Python's warnings filter."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
 def _export_plain(p: Predictor, example: Any, path: Path) -> str:
     """torch.export-based ONNX export; the TorchScript exporter where torch.export fails."""
     x = as_tensor(example)
@@ -172,10 +194,11 @@ def _export_plain(p: Predictor, example: Any, path: Path) -> str:
         except Exception:  # any torch.export failure: try the older exporter
             pass
         try:
-            torch.onnx.export(
-                model, (x,), str(path), input_names=[INPUT], output_names=[OUTPUT],
-                dynamic_axes={INPUT: {0: "batch"}, OUTPUT: {0: "batch"}}, dynamo=False,
-            )  # fmt: skip
+            with _quiet_stderr():  # its C++ warnings (packed sequences' shape inference) are not the user's
+                torch.onnx.export(
+                    model, (x,), str(path), input_names=[INPUT], output_names=[OUTPUT],
+                    dynamic_axes={INPUT: {0: "batch"}, OUTPUT: {0: "batch"}}, dynamo=False,
+                )  # fmt: skip
         except Exception as exc:  # neither exporter handles this forward(): one line, not a traceback
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise ModelError(
@@ -211,8 +234,14 @@ def _describe(model: Any, p: Predictor, with_preprocessing: bool) -> None:
 
 def _samples(p: Predictor) -> tuple[Any, Any]:
     """Raw sample inputs and their features: a synthetic table drawn from the saved statistics
-    (with missing values and an unseen category), or random images."""
+    (with missing values and an unseen category), random images, or random sequences/windows
+    (standard normal: a series' windows are already scaled)."""
     rng = np.random.default_rng(0)
+    if p.info.kind in WINDOWED:  # (steps, features) floats; a sequence's go through its scaling
+        x = rng.standard_normal((SAMPLES, *p.info.input_shape)).astype(np.float32)
+        if p.info.kind == "series":
+            return x, x
+        return x, np.concatenate([c.features for c in p.chunks(x)])
     if p.info.kind == "image":
         pixels = rng.random((SAMPLES, *p.preprocessing["shape"]), dtype=np.float32)
         return pixels, np.concatenate([c.features for c in p.chunks(pixels)])
