@@ -149,6 +149,6 @@ def _import_name(est: Any, module: Any) -> str:
     if "<locals>" in name or name.startswith(":") or name.endswith(":"):
         raise P.ParamError(
             f"{type(est).__name__}.save: module={getattr(module, '__name__', module)!r} cannot be imported "
-            f"by name (it is defined inside a function); define it at the top of a module, or use pickle/joblib"
+            f"by name (it is defined inside a function); define it at the top of a module"
         )
     return name
