@@ -314,7 +314,7 @@ def _summary(metrics: dict[str, Any], run_dir: Path, quiet: bool) -> None:
     console = Console(stderr=True)
     console.print(table)
     if metrics.get("equation"):
-        console.print(f"fitted line (data units): {metrics['equation']['text']}")
+        console.print(f"fitted equation (data units): {metrics['equation']['text']}")
     if "baselines" in metrics:
         console.print(forecast.summary_line(metrics), soft_wrap=True)
     if metrics["stop_reason"]:
