@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -72,6 +73,9 @@ class History:
     findings: list[dict[str, Any]] | None = None  # the diagnosis (treino.fit fills it)
     restored: bool = False  # the model holds the best epoch's weights, not the last's
 
+    def __repr__(self) -> str:  # the dataclass's would print every epoch and every step's loss
+        return f"History(status={self.status!r}, epochs={len(self.epochs)}, best_epoch={self.best_epoch})"
+
     def frame(self) -> Any:
         """The epochs as a pandas DataFrame (pandas is loaded here, not with the engine)."""
         import pandas as pd
@@ -102,13 +106,15 @@ class History:
         _loss_axes(axes[0], self)
         if metric:
             _metric_axes(axes[1], self, metric)
+        # IPython shows a Figure as an image only once pyplot's inline backend is set up (the
+        # learner may never import pyplot): the figure says how to draw itself as a PNG
+        fig._repr_png_ = functools.partial(_png, fig)
         return fig
 
     def _repr_html_(self) -> str:
         """A notebook's view: how it ended, the curves and the per-epoch table."""
         import base64
         import html
-        import io
 
         ended = f"{html.escape(self.status)} after {len(self.epochs)} epochs"
         if self.best_epoch is not None:
@@ -117,14 +123,21 @@ class History:
             ended += f"<br>{html.escape(self.stop_reason)}"
         image = ""
         if self.epochs:
-            buffer = io.BytesIO()
-            self.plot().savefig(buffer, format="png", dpi=72)
-            data = base64.b64encode(buffer.getvalue()).decode("ascii")
+            data = base64.b64encode(_png(self.plot())).decode("ascii")
             image = f'<img alt="curves" src="data:image/png;base64,{data}">'
         return (
             f"<div class='treino-history'><p><b>treino History</b>: {ended}</p>{image}"
             f"{findings_html(self.findings or [])}{epochs_html(self.epochs)}</div>"
         )
+
+
+def _png(fig: Any) -> bytes:
+    """The figure as PNG bytes (what a notebook shows)."""
+    import io
+
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png")
+    return buffer.getvalue()
 
 
 _METRICS = ("val_accuracy", "val_r2", "train_accuracy", "train_r2")  # the metric beside the loss
