@@ -24,6 +24,11 @@ class SeriesConfig(BaseModel):
         None,
         description="A column naming the series of each row (one series per value); no window crosses two.",
     )
+    relative: bool = Field(
+        True,
+        description="The model sees its window's target values relative to the last one and predicts the change "
+        "(its zero is the naive forecast), so a trend past the training range stays in range; false = levels.",
+    )
     season: int | None = Field(
         None, description="Steps per season (12 for monthly data, 7 for daily): the seasonal naive baseline."
     )

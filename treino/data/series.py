@@ -99,10 +99,7 @@ def series_data(raw: Table, cfg: DataConfig, where: str) -> Data:
         "window": window, "horizon": horizon, "season": s.season, "inputs": inputs, "targets": target,
         "columns": columns, "last": [T.show(od.times[b - 1], od.kind) for _, b in od.bounds],
     }  # fmt: skip
-    if cfg.scale_target:
-        y = od.values[codes == 0][:, : len(target)]
-        mean, std = y.mean(0), y.std(0).clip(min=1e-12)
-        state["target"] = {"mean": np.tile(mean, horizon).tolist(), "std": np.tile(std, horizon).tolist()}
+    state["target"] = _target_scale(od.values[codes == 0][:, : len(target)], columns, horizon, cfg, s)
     held = test if test is not None else val
     if held is not None:
         state["baselines"] = measure(train, held, s.season, "test" if test is not None else "val")
@@ -114,6 +111,26 @@ def series_data(raw: Table, cfg: DataConfig, where: str) -> Data:
         sizes={n: len(p) if p is not None else 0 for n, p in zip(("train", "val", "test"), splits, strict=True)},
     )  # fmt: skip
     return Data(train, val, test, info, state)  # type: ignore[arg-type]
+
+
+def _target_scale(
+    y: np.ndarray, columns: list[dict[str, Any]], horizon: int, cfg: DataConfig, s: SeriesConfig
+) -> dict[str, Any] | None:
+    """The model's output scaling (models.Rescale): the training part's mean and std of each
+    target, tiled over the horizon; with data.series.relative, what models.anchor.LastValue needs."""
+    mean, std = (
+        (y.mean(0), y.std(0).clip(min=1e-12))
+        if cfg.scale_target
+        else (np.zeros(y.shape[1]), np.ones(y.shape[1]))
+    )
+    if not cfg.scale_target and not s.relative:
+        return None
+    out: dict[str, Any] = {"mean": np.tile(mean, horizon).tolist(), "std": np.tile(std, horizon).tolist()}
+    if s.relative:
+        k = y.shape[1]
+        out["anchor"] = {"shift": [c["shift"] for c in columns[:k]], "scale": [c["scale"] for c in columns[:k]],
+                         "mean": mean.tolist(), "std": std.tolist(), "horizon": horizon}  # fmt: skip
+    return out
 
 
 def _columns(

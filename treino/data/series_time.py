@@ -100,7 +100,10 @@ def step_of(times: np.ndarray, rows: np.ndarray, kind: str, column: str, where: 
         bad = np.abs(diff - step) > 1e-9 * max(1.0, abs(step))
         return _checked({"number": step}, bad, times, rows, kind, column, where, group)
     index = pd.DatetimeIndex(times)
-    freq = pd.infer_freq(index) if len(index) >= 3 else None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # pandas 3 announces an offset object instead of its name
+        freq = pd.infer_freq(index) if len(index) >= 3 else None
+    freq = getattr(freq, "freqstr", freq)
     if freq is not None:
         return {"freq": freq}
     if len(index) < 2:
