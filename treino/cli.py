@@ -192,13 +192,27 @@ def predict(
     ] = None,
     trust_code: TrustCode = False,
     quiet: Quiet("No notes on stderr.") = False,
+    steps: Annotated[
+        Optional[int],
+        typer.Option(
+            help="A series model: forecast this many steps after the end of the series "
+            "(direct up to its horizon, recursive past it; default: the horizon)."
+        ),
+    ] = None,
 ) -> None:
-    """Predict with a trained model: row id, prediction (class name or value), class probabilities."""
+    """Predict with a trained model: row id, prediction (class name or value), class probabilities;
+    a series model forecasts the steps after the end of each series."""
 
     def go() -> None:
         from treino.serve.predict import load
 
-        rows = load(run, trust_code=trust_code, quiet=quiet).predict_file(input, output, id_column=id_)
+        predictor = load(run, trust_code=trust_code, quiet=quiet)
+        if steps is not None or predictor.info.kind == "series":
+            from treino.serve.forecast import write
+
+            rows = write(predictor, input, steps, output)
+        else:
+            rows = predictor.predict_file(input, output, id_column=id_)
         if output is not None and not quiet:
             print(f"wrote {rows} predictions to {output}", file=sys.stderr)
 

@@ -122,6 +122,19 @@ class Predictor:
                 writer.write(self._frame(chunk, out))
             return writer.rows
 
+    def forecast(self, data: Any, steps: int) -> pd.DataFrame:
+        """A series model: the next `steps` steps after the end of each series in `data` (a
+        DataFrame or table file), direct up to the horizon, recursive past it (said on stderr).
+
+        Example:
+            >>> treino.load("runs/co2").forecast(pd.read_csv("co2.csv"), 12)
+        """
+        from treino.serve.forecast import forecast
+
+        frame, how = forecast(self, data, steps)
+        self._say(how)
+        return frame
+
     def outputs(self, features: Any) -> torch.Tensor:
         """Model outputs (logits or values) for already preprocessed features, FORWARD_ROWS at a time."""
         if not features.shape[0]:
