@@ -1,0 +1,110 @@
+"""A series end to end: treino train on a tiny synthetic series with a window and a horizon
+(baselines in metrics.json and the summary, the long predictions.csv, the forecast plots, the
+findings), then treino predict --steps, direct and recursive."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from treino.report import forecast
+
+
+@pytest.fixture(scope="module")
+def series_run(tmp_path_factory):
+    """One 3-epoch run on 120 steps of the noisy sine, window 10, horizon 3."""
+    from typer.testing import CliRunner
+
+    from treino.cli import app
+
+    out = tmp_path_factory.mktemp("series") / "run"
+    args = ["train", "--data", "sine", "--set", "data.n_samples=120", "--set", "data.series.window=10",
+            "--set", "data.series.horizon=3", "--set", "model.hidden=[8]", "--set", "train.epochs=3",
+            "--out", str(out)]  # fmt: skip
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    return out, result.output
+
+
+def test_metrics_carry_the_baselines_and_the_summary_says_them(series_run):
+    out, printed = series_run
+    metrics = json.loads((out / "metrics.json").read_text())
+    base = metrics["baselines"]
+    assert base["split"] == "test" and set(base) == {"split", "naive", "seasonal_naive", "linear_ar"}
+    assert len(base["naive"]["mae_by_step"]) == 3
+    assert metrics["data"]["kind"] == "series" and metrics["data"]["input_shape"] == [10, 1]
+    assert "test MAE against the baselines: model" in printed
+    codes = {f["code"] for f in metrics["diagnosis"]}
+    assert codes & {"beats_baselines", "worse_than_naive", "worse_than_linear"}
+
+
+def test_predictions_are_long_and_match_the_baselines(series_run):
+    out, _ = series_run
+    pred = pd.read_csv(out / "predictions.csv")
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert list(pred.columns) == ["row", "split", "time", "step", "target", "y_true", "y_pred", "naive",
+                                  "seasonal_naive", "linear_ar"]  # fmt: skip
+    assert set(pred["step"]) == {1, 2, 3} and len(pred) == 3 * metrics["data"]["sizes"]["test"]
+    # the baselines' columns are the forecasts metrics.json measured
+    for name in ("naive", "seasonal_naive", "linear_ar"):
+        mae = (pred[name] - pred["y_true"]).abs().mean()
+        assert mae == pytest.approx(metrics["baselines"][name]["mae"], rel=1e-5)
+    assert (pred["y_pred"] - pred["y_true"]).abs().mean() == pytest.approx(metrics["test"]["mae"], rel=1e-4)
+    # the test part's time stamps come after every training one (120 steps, the last 15% are test)
+    assert pred["time"].min() >= 102
+    table = forecast.by_step(pred)
+    assert list(table.columns) == ["model", "naive", "seasonal_naive", "linear_ar"] and len(table) == 3
+
+
+def test_report_draws_the_forecast(series_run):
+    out, _ = series_run
+    assert (out / "plots" / "forecast.png").stat().st_size > 1000
+    assert (out / "plots" / "forecast_errors.png").stat().st_size > 1000
+    page = (out / "report.html").read_text()
+    assert 'alt="forecast"' in page and 'alt="forecast_errors"' in page
+
+
+def test_findings_by_hand():
+    base = {"split": "test", "naive": {"mae": 1.0}, "linear_ar": {"mae": 0.5}}
+    assert [f["code"] for f in forecast.findings({"test": {"mae": 1.2}, "baselines": base})] == [
+        "worse_than_naive", "worse_than_linear"]  # fmt: skip
+    assert [f["code"] for f in forecast.findings({"test": {"mae": 0.7}, "baselines": base})] == [
+        "worse_than_linear"
+    ]
+    found = forecast.findings({"test": {"mae": 0.4}, "baselines": base})
+    assert found[0]["code"] == "beats_baselines" and "20% lower" in found[0]["message"]
+    assert forecast.findings({"test": {"mae": 0.4}}) == []
+
+
+def test_predict_steps_direct_and_recursive(series_run, cli, tmp_path):
+    out, _ = series_run
+    t = np.arange(60)
+    pd.DataFrame({"t": t, "y": np.sin(2 * np.pi * t / 20)}).to_csv(tmp_path / "s.csv", index=False)
+    direct = cli(["predict", out, tmp_path / "s.csv", "--steps", "2", "--output", tmp_path / "d.csv"])
+    assert direct.exit_code == 0, direct.output
+    assert "forecast: 2 steps after 59, direct (the model predicts 3 steps at once)" in direct.output
+    frame = pd.read_csv(tmp_path / "d.csv")
+    assert list(frame.columns) == ["t", "step", "y", "method"] and frame["t"].tolist() == [60, 61]
+    recursive = cli(["predict", out, tmp_path / "s.csv", "--steps", "7", "--output", tmp_path / "r.csv"])
+    assert recursive.exit_code == 0, recursive.output
+    assert "recursive (the model predicts 3 steps at a time" in recursive.output
+    frame = pd.read_csv(tmp_path / "r.csv")
+    assert frame["t"].tolist() == list(range(60, 67)) and set(frame["method"]) == {"recursive"}
+    # the first steps of a recursive forecast are the direct ones
+    assert frame["y"].iloc[:2].tolist() == pytest.approx(
+        pd.read_csv(tmp_path / "d.csv")["y"].tolist(), rel=1e-6
+    )
+
+
+def test_predict_steps_refuses_a_short_series(series_run, cli, tmp_path):
+    out, _ = series_run
+    pd.DataFrame({"t": np.arange(5), "y": np.zeros(5)}).to_csv(tmp_path / "short.csv", index=False)
+    result = cli(["predict", out, tmp_path / "short.csv", "--steps", "2"])
+    assert result.exit_code == 2
+    assert result.output.strip() == (
+        f"error: {tmp_path / 'short.csv'}: the series has 5 steps but the model reads the last 10 "
+        f"(data.series.window); give at least 10 rows"
+    )
