@@ -11,7 +11,7 @@ from treino.batches.source import Source
 from treino.tasks import TaskName, infer_from_loss, prepare_targets
 
 
-def task_of(loss: str | nn.Module, model: nn.Module, source: Source) -> TaskName:
+def task_of(loss: str | nn.Module, model: nn.Module, source: Source | None) -> TaskName:
     """The task fit() trains for when it is not told one.
 
     A loss name or a torch loss module implies its task. For loss "auto" the data decide:
@@ -27,7 +27,7 @@ def task_of(loss: str | nn.Module, model: nn.Module, source: Source) -> TaskName
         return "regression"
     if loss != "auto":
         return infer_from_loss(loss)
-    x, y = _first_rows(source)
+    x, y = _first_rows(source) if source is not None else (None, None)
     if y is None or y.is_floating_point() or y.is_complex() or (y.ndim == 2 and y.shape[1] > 1):
         return "regression"
     width = _output_width(model, x)

@@ -136,6 +136,8 @@ def _task(loss: str | nn.Module, model: nn.Module, train: Any, batch_size: int |
     """The task, before training: the display and early stopping's direction depend on it."""
     from treino.batches.source import as_source
 
+    if not (isinstance(loss, str) and loss == "auto"):
+        return checks.task_of(loss, model, None)  # the loss says it: the data need not be looked at
     rows = None if batch_size == "full" or isinstance(batch_size, str) else int(batch_size)
     try:
         source = as_source(train, rows, None)
