@@ -56,6 +56,8 @@ def choose_threads(model: nn.Module, source: object, device: torch.device) -> in
     treino's own lazy data (a Loader with a task) is probed with its first row.
     """
     x, rows = getattr(source, "x", None), getattr(source, "batch_size", None)
+    if x is None and callable(getattr(source, "take", None)):  # series windows: probed with the first
+        x = source.take(torch.arange(min(PROBE_ROWS, source.rows)))[0]  # type: ignore[attr-defined]
     loader = getattr(source, "loader", None)
     if device.type != "cpu" or (x is None and (loader is None or getattr(source, "task", None) is None)):
         return None
