@@ -118,6 +118,12 @@ def test_fit_out_writes_the_run_folder_that_treino_report_renders(tmp_path, cli)
     assert cli(["report", run]).exit_code == 0
     page = (run / "report.html").read_text()
     assert "Diagnosis" in page and "data:image/png;base64," in page
+    with pytest.raises(treino.errors.RunError) as info:
+        treino.load(run)
+    assert str(info.value) == (
+        f"{run / 'model'}: the model of a treino.fit run (your own module, trained from Python); load its weights "
+        f"into your model: net.load_state_dict(safetensors.torch.load_file('{run / 'model' / 'weights.safetensors'}'))"
+    )
     with pytest.raises(treino.errors.RunError, match="already holds a run"):
         treino.fit(_net(), train, val, epochs=1, out=run, verbose=0)
 

@@ -252,7 +252,15 @@ def load(
     target = resolve_device(device, caller="treino.load: ", fix=no_gpu)
     folder = find_bundle(run_dir)
     meta = rundir.load_meta(folder)
-    cfg = C.validate(files.read_json(folder / "config.json"), where=str(folder / "config.json"))
+    raw = files.read_json(folder / "config.json")
+    if isinstance(raw, dict) and list(raw) == [
+        "fit"
+    ]:  # written by treino.fit(..., out=): no config to rebuild from
+        raise RunError(
+            f"{folder}: the model of a treino.fit run (your own module, trained from Python); load its "
+            f"weights into your model: net.load_state_dict(safetensors.torch.load_file('{folder / 'weights.safetensors'}'))"
+        )
+    cfg = C.validate(raw, where=str(folder / "config.json"))
     try:
         info = DataInfo.from_dict(files.read_json(folder / "data.json"))
     except (TypeError, KeyError) as exc:
