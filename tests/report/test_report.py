@@ -24,19 +24,19 @@ RUNS = {
     # name: (config, the plots its report must hold)
     "iris": (
         {"data": {"source": "iris"}, "train": {"epochs": 3}},
-        {"loss", "metrics", "lr", "confusion", "per_class"},
+        {"loss", "metrics", "lr", "probes", "confusion", "per_class"},
     ),
     "cancer": (
         {"data": {"source": "breast_cancer"}, "train": {"epochs": 2}},
-        {"loss", "metrics", "lr", "confusion", "per_class", "roc"},
+        {"loss", "metrics", "lr", "probes", "confusion", "per_class", "roc"},
     ),
     "houses": (
         {"data": {"source": "houses"}, "train": {"epochs": 3}},
-        {"loss", "metrics", "lr", "predicted_vs_actual", "residuals", "fit"},
+        {"loss", "metrics", "lr", "probes", "predicted_vs_actual", "residuals", "fit"},
     ),
     "digits": (
         {"data": {"source": "digits"}, "model": {"channels": [4]}, "train": {"epochs": 1}},
-        {"loss", "metrics", "lr", "confusion", "per_class", "misclassified"},
+        {"loss", "metrics", "lr", "probes", "confusion", "per_class", "misclassified"},
     ),
 }
 
@@ -141,7 +141,7 @@ def test_report_of_a_killed_run_reads_its_last_checkpoint(runs: dict[str, Path],
     page = report.write(folder).read_text(encoding="utf-8")
     assert "no metrics.json: the run stopped before it finished" in page
     assert "history read from checkpoints/last.pt (3 epochs)" in page
-    assert set(_images(page)) == {"loss", "metrics", "lr"}
+    assert set(_images(page)) == {"loss", "metrics", "lr", "probes"}  # the checkpoint history has the probes
     assert "class='finding" in page  # the diagnosis, computed from the checkpoint's history
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from treino.files import write_text
-from treino.report import classification, curves, forecast, regression
+from treino.report import classification, curves, forecast, probe_plots, regression
 from treino.report.diagnosis import diagnose
 from treino.report.record import Record, load
 from treino.report.run_page import render
@@ -38,6 +38,7 @@ def draw(record: Record, findings: list[dict[str, Any]]) -> dict[str, list[Path]
         ),
         curves.metrics(history, best, folder / "metrics.png"),
         curves.learning_rate(history, folder / "lr.png"),
+        probe_plots.probes(history, folder / "probes.png", record.metrics.get("loss_label") or "loss"),
     ]
     test: list[Path | None] = []
     pred = record.predictions

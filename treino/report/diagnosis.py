@@ -1,9 +1,9 @@
 """Diagnosis: read a run's history (one row per epoch, with the probes' columns when the run
 had them) and its iteration losses, and say in plain words what the curves show, with the fix.
 
-Codes, in the order they are reported: diverged, exploding_gradients, lr_too_high, dead_units,
-saturated, vanishing_gradients, lr_too_low, plateau_early, overfitting, underfitting,
-not_converged, noisy; healthy when none applies, too_few_epochs for one short epoch.
+Codes, in the order they are reported: diverged, exploding_gradients, lr_too_high, saturated,
+vanishing_gradients, noisy, dead_units, lr_too_low, plateau_early, overfitting, underfitting,
+not_converged; healthy when none applies, too_few_epochs for one short epoch.
 The curves are read on a log scale (a relative change means the same at any loss level) and
 against their own noise. The thresholds here and in probe_findings.py were tuned on the "tune"
 part of the staged benchmark (tests/report/staged.py); its "held-out" part checks them. Change
@@ -25,6 +25,7 @@ from treino.report.curve_stats import logs, noise, trend, window
 EXPLODE = 3.0  # diverged: the training loss ends above 3x its starting value ...
 SPIKE = 10.0  # ... or the smoothed iteration loss ever went above 10x it (then fell back)
 JUMP = math.log(1.3)  # lr_too_high: the epoch's training loss jumped 30% above the epoch before ...
+LEAP = 0.02  # ... and by >= 2% of the first epoch's loss ...
 JUMPS = 2  # ... at least twice after the first epoch
 PLATEAU = 0.05  # the training loss moved less than 5% (log scale) from its start
 SLOW = 0.25  # lr_too_low: the whole run moved the loss less than 25% (log) while the weights crawl
@@ -77,10 +78,13 @@ def diagnose(
     one_epoch = len(history) < 2
     if one_epoch and (steps is None or len(steps) < ONE_EPOCH_STEPS):
         return [_too_few(steps)]
+    # the order a learner should act in: steps that explode or bounce, units that cannot learn
+    # whatever the step (saturated, vanishing), noisy steps, then ReLUs they killed
     noisy = _noisy(steps) if steps is not None else None
-    found = [f for f in (P.exploding(history), _lr_too_high(history), noisy) if f]
     causes = P.causes(history)
-    found += causes
+    dead = [f for f in causes if f["code"] == "dead_units"]
+    found = [f for f in (P.exploding(history), _lr_too_high(history)) if f]
+    found += [f for f in causes if f["code"] != "dead_units"] + ([noisy] if noisy else []) + dead
     stuck = None if causes else _stuck(history, steps)
     if stuck:
         found.append(stuck)
@@ -170,10 +174,14 @@ def _diverged(history: pd.DataFrame, steps: pd.DataFrame | None, status: str) ->
 
 def _lr_too_high(history: pd.DataFrame) -> dict[str, Any] | None:
     """The epoch's training loss jumps up, again and again: each step overshoots the valley."""
-    y = logs(history["train_loss"].to_numpy(dtype=float))
+    loss = history["train_loss"].to_numpy(dtype=float)
+    y = logs(loss)
     if len(y) < 4:
         return None
-    jumps = np.nonzero(np.diff(y[1:]) > JUMP)[0] + 2  # indices of the epochs that jumped
+    # a jump counts when it is big relative to the loss (log) and to the problem (the first epoch's
+    # loss): near a perfect fit, 0.001 -> 0.002 doubles the loss and means nothing
+    up = (np.diff(y[1:]) > JUMP) & (np.diff(loss[1:]) > LEAP * loss[0])
+    jumps = np.nonzero(up)[0] + 2  # indices of the epochs that jumped
     if len(jumps) < JUMPS:
         return None
     first = int(history["epoch"].iloc[jumps[0]])

@@ -114,7 +114,7 @@ def saturated(history: pd.DataFrame) -> dict[str, Any] | None:
 
 def causes(history: pd.DataFrame) -> list[dict[str, Any]]:
     """The probe findings that explain a stuck or slow curve, most specific first."""
-    found = [check(history) for check in (dead_units, saturated, vanishing)]
+    found = [check(history) for check in (saturated, vanishing, dead_units)]
     return [f for f in found if f]
 
 
