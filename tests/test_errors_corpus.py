@@ -50,7 +50,7 @@ CASES: list[tuple[str, list[str], str]] = [
      "schedule, train, tune, log"),
     ("unknown nested key", ["train", "--set", "train.epoch=3"],
      "config: unknown key 'train.epoch' (did you mean 'train.epochs'?); valid keys here: epochs, batch_size, "
-     "l1, l2, early_stopping, restore_best, clip_grad, device, threads, compile"),
+     "l1, l2, early_stopping, restore_best, clip_grad, device, threads, compile, unfreeze_at"),
     ("wrong type", ["train", "--set", "train.epochs=abc"],
      "config: train.epochs: input should be a valid integer, unable to parse string as an integer (got 'abc')"),
     ("epochs 0", ["train", "--set", "train.epochs=0"], "config: train.epochs: input should be greater than 0 (got 0)"),

@@ -55,7 +55,7 @@ def test_resolved_config_round_trips(tmp_path):
         (
             ["train.epocs=3"],
             "config: unknown key 'train.epocs' (did you mean 'train.epochs'?); valid keys here: "
-            "epochs, batch_size, l1, l2, early_stopping, restore_best, clip_grad, device, threads, compile",
+            "epochs, batch_size, l1, l2, early_stopping, restore_best, clip_grad, device, threads, compile, unfreeze_at",
         ),
         (
             ["optimzer.lr=1"],

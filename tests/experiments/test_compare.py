@@ -72,7 +72,7 @@ def test_unknown_vary_key_names_the_closest_match():
         check(TINY, grid(["optimizer.lrr=0.1,0.01"]), None)
     assert str(err.value) == (
         "--vary optimizer.lrr: unknown key 'optimizer.lrr' (did you mean 'optimizer.lr'?); "
-        "valid keys here: name, lr, momentum, betas, weight_decay, eps"
+        "valid keys here: name, lr, momentum, betas, weight_decay, eps, backbone_lr_mult"
     )
 
 

@@ -59,7 +59,7 @@ def test_space_reads_every_distribution():
          "config: tune.model.hidden: choice needs a non-empty list, e.g. {choice: [32, 128, full]}"),
         ({"optimizer.lrr": {"uniform": [0.1, 0.2]}},
          "config: tune.optimizer.lrr: unknown key 'optimizer.lrr' (did you mean 'optimizer.lr'?); "
-         "valid keys here: name, lr, momentum, betas, weight_decay, eps"),
+         "valid keys here: name, lr, momentum, betas, weight_decay, eps, backbone_lr_mult"),
         ({"model.dropout": {"uniform": [0, 1.5]}},
          "config: tune.model.dropout: model.dropout: input should be less than 1 (got 1.5)"),
         ({}, "config: no tune section; add one, e.g. tune: {optimizer.lr: {log_uniform: [0.0001, 0.1]}}"),

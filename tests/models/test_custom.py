@@ -178,8 +178,8 @@ def test_weights_strict_lists_the_mismatch(tmp_path):
     target = mlp(k=5)
     assert message(lambda: models.load_pretrained(target, path)) == (
         f"model.weights: {path} does not fit the model: shape differs: out.weight (3, 8) in file vs "
-        f"(5, 8), out.bias (3,) in file vs (5,); set model.weights_strict: false to load the 2 "
-        f"matching tensors"
+        f"(5, 8), out.bias (3,) in file vs (5,); re-initialize that layer with model.reset: [out], or set "
+        f"model.weights_strict: false to load the 2 matching tensors"
     )
     before = target.out.weight.clone()
     note = models.load_pretrained(target, path, strict=False)

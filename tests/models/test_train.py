@@ -79,5 +79,6 @@ def test_start_from_another_runs_weights(cli, tmp_path):
     assert wrong.exit_code == 2
     assert wrong.output.strip().splitlines()[-1] == (
         f"error: model.weights: {tmp_path / 'a'} does not fit the model: shape differs: body.0.weight "
-        f"(64, 4) in file vs (64, 13); set model.weights_strict: false to load the 3 matching tensors"
+        f"(64, 4) in file vs (64, 13); re-initialize that layer with model.reset: [body.0], or set "
+        f"model.weights_strict: false to load the 3 matching tensors"
     )

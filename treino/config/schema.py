@@ -218,6 +218,21 @@ class ModelConfig(Section):
     weights_strict: bool = Field(
         True, description="Every tensor must match; false loads the matching ones and lists the rest."
     )
+    freeze: list[str] = Field(
+        default_factory=list,
+        description="Layers (or parameters) that do not train, by name as the model summary shows them, "
+        "e.g. [features]; their batch norms keep their statistics.",
+    )
+    reset: list[str] = Field(
+        default_factory=list,
+        description="Layers re-initialized after model.weights loads, e.g. [out] for new classes; their "
+        "tensors may differ in shape from the source's.",
+    )
+
+    @field_validator("freeze", "reset", mode="before")
+    @classmethod
+    def _one_name(cls, value: Any) -> Any:
+        return [value] if isinstance(value, str) else value
 
     @field_validator("hidden", mode="before")
     @classmethod
@@ -244,6 +259,10 @@ class OptimizerConfig(Section):
     betas: tuple[float, float] = (0.9, 0.999)
     weight_decay: float = Field(0.0, ge=0)
     eps: float = Field(1e-8, gt=0)
+    backbone_lr_mult: float = Field(
+        1.0, gt=0, description="The learning rate of the layers outside model.reset (the pretrained part) "
+        "is lr times this, e.g. 0.1 when fine-tuning.",
+    )
 
 
 class ScheduleConfig(Section):
@@ -310,6 +329,9 @@ class TrainConfig(Section):
     device: Literal["auto", "cpu", "cuda"] = "auto"
     threads: int | None = Field(None, gt=0, description="CPU threads; null = chosen by treino.")
     compile: bool = Field(False, description="torch.compile the model.")
+    unfreeze_at: int | None = Field(
+        None, ge=1, description="From this epoch on (1 = the first) the layers of model.freeze train too."
+    )
 
     @field_validator("epochs", mode="before")
     @classmethod

@@ -12,7 +12,7 @@ from torch import nn
 
 from treino.batches.source import Source, as_source
 from treino.batches.sparse import dense_rows
-from treino.engine import checks, losses, optimizers, parallel, speed
+from treino.engine import checks, freeze, losses, optimizers, parallel, speed
 from treino.engine import metrics as M
 from treino.engine.callbacks import Callback, hooks
 from treino.engine.checkpoint import restore
@@ -72,6 +72,7 @@ def train_one_epoch(state: TrainState, batches: Source) -> dict[str, float] | No
     zero_grad, on_batch_end = speed.grad_reset(opt), hooks(state.callbacks, "on_batch_end")
     per_batch = state.schedule.per_batch or type(state.schedule).batch_end is not Schedule.batch_end
     model.train()
+    freeze.keep_frozen(model)  # frozen batch norms stay in eval mode: their statistics are fixed
     losses, sizes, outs, targets = [], [], [], []
     epoch_start = clock()
     for x, y in batches.epoch(state.generator):

@@ -124,4 +124,9 @@ def build(
     make = OPTIMIZERS.get(name)  # an unknown name: the registry lists the names
     if isinstance(params, nn.Module):
         params = params.parameters()
+    params = list(params)
+    if params and isinstance(params[0], dict):  # groups (engine/freeze.groups): each at lr x lr_mult
+        base = learning_rate(name, lr)
+        params = [{k: v for k, v in g.items() if k != "lr_mult"} | {"lr": base * g.get("lr_mult", 1.0)}
+                  for g in params]  # fmt: skip
     return make(params, Settings(name, lr, momentum, tuple(betas), weight_decay, eps))  # type: ignore[arg-type]

@@ -117,11 +117,13 @@ def build(
     return model
 
 
-def load_pretrained(model: nn.Module, path: str | Path, strict: bool = True) -> str:
-    """Load `model.weights` into a built model (into the core of a rescaled regression model);
-    returns a one-line note. See treino.models.weights."""
+def load_pretrained(
+    model: nn.Module, path: str | Path, strict: bool = True, reset: list[str] | tuple[str, ...] = ()
+) -> str:
+    """Load `model.weights` into a built model (into the core of a rescaled regression model),
+    but for the layers `reset`; returns a one-line note. See treino.models.weights."""
     core = model.core if isinstance(model, WithRescale) else model
-    return W.load_into(core, path, strict)
+    return W.load_into(core, path, strict, reset)
 
 
 def fit_input_range(model: nn.Module, x: Tensor) -> None:

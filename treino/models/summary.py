@@ -116,8 +116,10 @@ def human(n: float) -> str:
 
 def format_summary(summary: dict[str, Any], kind: str) -> str:
     """A compact text table: layers that hold parameters or change the shape, then the totals."""
+    frozen = summary["parameters"] - summary.get("trainable", summary["parameters"])
+    trainable = f" ({summary['trainable']:,} trainable, {frozen:,} frozen)" if frozen else ""  # model.freeze
     lines = [
-        f"model: {kind}, {summary['parameters']:,} parameters, "
+        f"model: {kind}, {summary['parameters']:,} parameters{trainable}, "
         f"{human(summary['flops_per_sample'])} FLOPs per sample"
     ]
     shown, previous = [], summary["input_shape"]

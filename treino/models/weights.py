@@ -1,9 +1,12 @@
 """Start from saved weights (`model.weights`): a .safetensors file, a state dict saved with
 torch.save (read with weights_only=True: nothing is unpickled), a treino checkpoint, or a run
-folder. Strict by default; `model.weights_strict: false` loads the tensors that match."""
+folder. Strict by default; `model.weights_strict: false` loads the tensors that match.
+The layers of `model.reset` are not loaded: they keep their new initialization, whatever the
+source holds for them (a new output layer for new classes)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import torch
@@ -74,11 +77,12 @@ def _clean(state: dict[str, Tensor], own: dict[str, Tensor]) -> dict[str, Tensor
     return out
 
 
-def load_into(model: nn.Module, path: str | Path, strict: bool = True) -> str:
+def load_into(model: nn.Module, path: str | Path, strict: bool = True, reset: Sequence[str] = ()) -> str:
     """Copy the saved tensors into `model`; returns a one-line note of what was loaded.
 
     Strict: any missing, unexpected or reshaped tensor is an error that lists them; not
-    strict: the matching tensors load and the note lists the rest.
+    strict: the matching tensors load and the note lists the rest. Tensors of the layers
+    `reset` (names or name prefixes) are neither loaded nor checked.
 
     Example:
         >>> load_into(model, "runs/digits-cnn/model", strict=False)
@@ -88,6 +92,9 @@ def load_into(model: nn.Module, path: str | Path, strict: bool = True) -> str:
     own = {k: v for k, v in model.state_dict().items() if k not in ranges}
     state = {k: v for k, v in _clean(read_state(path), own).items() if k.split(".")[-1] not in ("low", "high")
              or k in own}  # fmt: skip
+    fresh = [k for k in own if _under(k, reset)]
+    own = {k: v for k, v in own.items() if k not in fresh}
+    state = {k: v for k, v in state.items() if not _under(k, reset)}
     missing = [k for k in own if k not in state]
     unexpected = [k for k in state if k not in own]
     reshaped = [k for k in own if k in state and state[k].shape != own[k].shape]
@@ -99,11 +106,19 @@ def load_into(model: nn.Module, path: str | Path, strict: bool = True) -> str:
             if matching
             else "no tensor matches: are these weights of this model?"
         )
+        if reshaped:  # new classes, new inputs: those layers start afresh
+            layers = list(dict.fromkeys(k.rpartition(".")[0] or k for k in reshaped))
+            fix = f"re-initialize {'that layer' if len(layers) == 1 else 'those layers'} with model.reset: [{', '.join(layers)}], or {fix}"
         raise ModelError(f"model.weights: {path} does not fit the model: {problems}; {fix}")
     model.load_state_dict(matching, strict=False)
     kept = [*missing, *reshaped]
     tail = f"; kept the initial {_names(kept)}" if kept else ""
-    return f"model.weights: loaded {len(matching)} of {len(own)} tensors from {path}{tail}"
+    tail += f"; re-initialized {_names(fresh)} (model.reset)" if fresh else ""
+    return f"model.weights: loaded {len(matching)} of {len(own) + len(fresh)} tensors from {path}{tail}"
+
+
+def _under(key: str, names: Sequence[str]) -> bool:
+    return any(key == name or key.startswith(name + ".") for name in names)
 
 
 def _input_ranges(model: nn.Module) -> set[str]:

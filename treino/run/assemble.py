@@ -18,6 +18,7 @@ from treino.engine import losses as L
 from treino.engine import optimizers, schedules
 from treino.engine.schedules import Schedule
 from treino.errors import ConfigError
+from treino.run import transfer
 from treino.run.names import check_names
 from treino.tasks import TaskName
 
@@ -86,13 +87,14 @@ def assemble(
         else models.build(cfg.model, info, target_scale, example=example)
     )
     check_batch_norm(model, len(data.train), batch)
-    if cfg.model.weights and ckpt is None:  # a resumed run takes its weights from the checkpoint
-        say(models.load_pretrained(model, cfg.model.weights, cfg.model.weights_strict))
+    # model.weights (a resumed run takes its weights from the checkpoint), .reset, .freeze
+    params = transfer.prepare(model, cfg, info, say, resumed=ckpt is not None)
     if data.train.x is not None:
         models.fit_input_range(model, data.train.x)  # model.clip_inputs: the train split's range
     counts = info.class_counts.get("train") if task != "regression" else None
     loss_fn = build_loss(cfg.loss, task, counts, target_scale)
-    optimizer = optimizers.build(cfg.optimizer.name, model, **cfg.optimizer.model_dump(exclude={"name"}))
+    settings = cfg.optimizer.model_dump(exclude={"name", "backbone_lr_mult"})  # the mult: in params
+    optimizer = optimizers.build(cfg.optimizer.name, params, **settings)
     schedule = schedules.build(
         cfg.schedule.name, optimizer, epochs, steps, **cfg.schedule.model_dump(exclude={"name"})
     )

@@ -21,6 +21,7 @@ from treino.engine.schedules import Schedule
 from treino.engine.state import History
 from treino.report import diagnosis
 from treino.run import folder as rundir
+from treino.run import transfer
 from treino.run.callbacks import standard
 from treino.tasks import TaskName
 
@@ -53,6 +54,9 @@ def fit(
     resume: dict[str, Any] | None = None,
     threads: int | None = None,
     compile: bool = False,
+    freeze: str | Sequence[str] = (),
+    reset: str | Sequence[str] = (),
+    unfreeze_at: int | None = None,
 ) -> History:
     """Train your own `model` on `train`, validating on `val` after every epoch.
 
@@ -79,6 +83,9 @@ def fit(
         device: auto (the GPU when there is one), cpu or cuda; seed: shuffling and dropout.
         resume: a checkpoint dict (treino.engine.checkpoint) to continue from.
         threads: CPU threads (None: chosen from the work of a step); compile: torch.compile.
+        freeze: layers (or parameters) by name that do not train; their batch norms keep their
+            statistics. reset: layers re-initialized first (a new head). unfreeze_at: the epoch
+            from which the frozen layers train too. See docs/models.md, "Transfer learning".
 
     Returns:
         The History: `frame()` per epoch, `best_epoch`, `plot()`; a notebook shows it.
@@ -93,6 +100,7 @@ def fit(
         raise ValueError(f"verbose {verbose}: must be 0 (quiet), 1 or 2")
     if patience is not None and patience < 1:
         raise ValueError(f"patience {patience}: must be a number of epochs of at least 1, or None")
+    more = transfer.for_fit(model, freeze, reset, unfreeze_at, _say if verbose else None)  # before training
     task = task or _task(loss, model, train, batch_size)
     has_val = val is not None
     monitor = _check_monitor(monitor, task, has_val)
@@ -109,7 +117,7 @@ def fit(
         )  # fmt: skip
         history = engine.fit(
             model, train, val, loss=loss, optimizer=optimizer, epochs=epochs, batch_size=batch_size,
-            callbacks=[*extra, *callbacks], task=task, lr=lr, l1=l1, l2=l2, clip_grad=clip_grad,
+            callbacks=[*extra, *more, *callbacks], task=task, lr=lr, l1=l1, l2=l2, clip_grad=clip_grad,
             schedule=schedule, device=device, seed=seed, train_metrics=train_metrics, resume=resume,
             threads=threads, compile=compile,
         )  # fmt: skip

@@ -22,7 +22,7 @@ from treino.engine.loop import evaluate, fit, resolve_device
 from treino.engine.losses import ScaledLoss
 from treino.report import diagnosis, equation, forecast
 from treino.run import folder as rundir
-from treino.run import loggers, predictions, processes
+from treino.run import loggers, predictions, processes, transfer
 from treino.run.assemble import assemble
 from treino.run.callbacks import standard
 from treino.run.resume import check_resume_args, resume_point
@@ -291,6 +291,7 @@ def _callbacks(
         min_delta=es.min_delta if es else 0.0, restore_best=cfg.train.restore_best,
         progress=cfg.log.progress and not quiet, loss_label="loss (standardized y)" if scaled else "loss",
     )  # fmt: skip
+    callbacks += transfer.callbacks(cfg, lambda message: say(message, quiet))  # train.unfreeze_at
     return callbacks + loggers.build(cfg, run_dir)  # TensorBoard / MLflow, when asked for
 
 
