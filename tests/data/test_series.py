@@ -165,3 +165,19 @@ def test_empty_values_are_interpolated_with_a_note():
     assert any("2 empty values filled by linear interpolation" in n for n in data.info.notes)
     expected = (frame.loc[4, "y"] * 2 + frame.loc[7, "y"]) / 3
     assert data.train.windows.targets[5, 0].item() == pytest.approx(expected, rel=1e-6)
+
+
+def test_builtin_series_read_statsmodels_files_and_keep_their_order():
+    from treino.data.builtin import DATASETS
+    from treino.data.load import load
+
+    g = torch.Generator().manual_seed(0)
+    expected = {"co2": (526, "1 month"), "elnino": (732, "1 month"), "sunspots": (309, "of 1 ("),
+                "nile": (100, "of 1 ("), "sine": (400, "of 1 (")}  # fmt: skip
+    for name, (steps, step) in expected.items():
+        data = load(DataConfig(source=name), g, 0)
+        assert data.info.kind == "series" and DATASETS.get(name).task == "regression"
+        assert f"{steps} steps" in data.info.notes[0] and step in data.info.notes[0], data.info.notes[0]
+    # a real series cut by data.n_samples keeps its latest steps, in order
+    tail = load(DataConfig(source="nile", n_samples=60), g, 0)
+    assert "60 steps of 1 (1911 .. 1970)" in tail.info.notes[0]

@@ -266,7 +266,12 @@ def _statsmodels(name: str) -> pd.DataFrame:
     return import_module(f"statsmodels.datasets.{name}").load_pandas().data
 
 
-@builtin("co2", "regression", "526 months (series)", "statsmodels (Mauna Loa CO2, weekly as monthly means)")
+@builtin(
+    "co2",
+    "regression",
+    "series: 526 months -> co2 (time month, season 12)",
+    "statsmodels (Mauna Loa CO2, weekly as monthly means)",
+)
 def _co2(n: int | None, noise: float | None, seed: int) -> Table:
     weekly = _statsmodels("co2")
     # weekly readings with gaps: their monthly means, a month without a reading interpolated
@@ -275,7 +280,12 @@ def _co2(n: int | None, noise: float | None, seed: int) -> Table:
     return Table(frame, ["co2"], "regression", series={"time": "month", "season": 12})
 
 
-@builtin("elnino", "regression", "732 months (series)", "statsmodels (El Nino sea surface temperature)")
+@builtin(
+    "elnino",
+    "regression",
+    "series: 732 months -> temperature (time month, season 12)",
+    "statsmodels (El Nino sea surface temperature)",
+)
 def _elnino(n: int | None, noise: float | None, seed: int) -> Table:
     wide = _statsmodels("elnino")  # one row per year, one column per month
     months = list(wide.columns[1:])
@@ -287,14 +297,21 @@ def _elnino(n: int | None, noise: float | None, seed: int) -> Table:
     return Table(frame, ["temperature"], "regression", series={"time": "month", "season": 12})
 
 
-@builtin("sunspots", "regression", "309 years (series)", "statsmodels (yearly sunspot activity)")
+@builtin(
+    "sunspots",
+    "regression",
+    "series: 309 years -> sunspots (time year, season 11)",
+    "statsmodels (yearly sunspot activity)",
+)
 def _sunspots(n: int | None, noise: float | None, seed: int) -> Table:
     frame = _statsmodels("sunspots").rename(columns={"YEAR": "year", "SUNACTIVITY": "sunspots"})
     frame["year"] = frame["year"].astype(int)
     return Table(frame, ["sunspots"], "regression", series={"time": "year", "season": 11})
 
 
-@builtin("nile", "regression", "100 years (series)", "statsmodels (yearly Nile flow at Aswan)")
+@builtin(
+    "nile", "regression", "series: 100 years -> volume (time year)", "statsmodels (yearly Nile flow at Aswan)"
+)
 def _nile(n: int | None, noise: float | None, seed: int) -> Table:
     frame = _statsmodels("nile")
     frame["year"] = frame["year"].astype(int)
@@ -302,7 +319,11 @@ def _nile(n: int | None, noise: float | None, seed: int) -> Table:
 
 
 @builtin(
-    "sine", "regression", "400 steps (series, synthetic)", "the course: a noisy sine, 20 steps a period", True
+    "sine",
+    "regression",
+    "series: 400 steps -> y (time t, season 20; synthetic)",
+    "the course: a noisy sine, 20 steps a period",
+    True,
 )
 def _sine(n: int | None, noise: float | None, seed: int) -> Table:
     rng = np.random.default_rng(seed)
