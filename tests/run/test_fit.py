@@ -252,3 +252,12 @@ def test_a_comparison_shows_its_table_and_curves(tmp_path):
     )
     shown = Comparison(tmp_path, summary, tmp_path / "compare.html")._repr_html_()
     assert "optimizer.name=adam" in shown and "<td>0.25</td>" in shown and shown.count("data:image/png") == 1
+
+
+def test_help_of_fit_shows_the_learners_arguments():
+    """treino.fit was the engine's loop: patience= raised TypeError and help() showed none of these."""
+    import inspect
+
+    params = inspect.signature(treino.fit).parameters
+    assert {"verbose", "patience", "monitor", "min_delta", "restore_best", "out"} <= set(params)
+    assert treino.fit.__module__ == "treino.run.fit"
