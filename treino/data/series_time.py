@@ -144,7 +144,8 @@ def describe(step: Step) -> str:
     if "ns" in step:
         return str(pd.Timedelta(step["ns"]))
     names = {"MS": "1 month", "ME": "1 month", "M": "1 month", "D": "1 day", "h": "1 hour", "H": "1 hour",
-             "B": "1 business day", "QS": "3 months", "YS": "1 year", "AS": "1 year"}  # fmt: skip
+             "B": "1 business day", "W": "1 week", "QS": "3 months", "QE": "3 months", "YS": "1 year",
+             "YE": "1 year", "AS": "1 year", "min": "1 minute"}  # fmt: skip
     freq = str(step["freq"])
     return names.get(freq.split("-")[0], freq)
 
