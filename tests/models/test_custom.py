@@ -325,3 +325,71 @@ def test_weights_from_a_file_that_is_no_weights_at_all(tmp_path):
         f"safetensors"
     )
     assert isinstance(net, nn.Module)
+
+
+OWN_LSTM = '''
+import torch
+from torch import nn
+
+class Words(nn.Module):
+    """An LSTM of one's own: no number hard-coded, all from the data's description."""
+    def __init__(self, vocab_size, n_classes, classes, task, info, width=16):
+        super().__init__()
+        assert len(classes) == n_classes and task == info.task
+        self.embed = nn.Embedding(vocab_size, 8, padding_idx=0)
+        self.lstm = nn.LSTM(8, width, batch_first=True)
+        self.out = nn.Linear(width, 1 if n_classes == 2 else n_classes)
+    def forward(self, ids):
+        _, (h, _) = self.lstm(self.embed(ids))
+        return self.out(h[-1])
+
+class Steps(nn.Module):
+    def __init__(self, n_features, n_outputs, window=None):
+        super().__init__()
+        self.window = window
+        self.gru = nn.GRU(n_features, 8, batch_first=True)
+        self.out = nn.Linear(8, n_outputs)
+    def forward(self, x):
+        return self.out(self.gru(x)[1][-1])
+'''
+
+
+@pytest.fixture
+def own(tmp_path, monkeypatch):
+    (tmp_path / "ownnets.py").write_text(textwrap.dedent(OWN_LSTM))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    monkeypatch.delitem(sys.modules, "ownnets", raising=False)
+    yield
+    sys.modules.pop("ownnets", None)
+
+
+def test_a_custom_lstm_gets_the_vocabulary_size_and_classes_from_the_data(own, cli, tmp_path):
+    from text_data import reviews
+
+    reviews(80).to_csv(tmp_path / "reviews.csv", index=False)
+    result = cli(["train", "--data", "reviews.csv", "--target", "label", "--set", "data.text.mode=tokens",
+                  "--set", "data.text.min_df=1", "--set", "model.kind=ownnets:Words", "--set", "model.args={width: 12}",
+                  "--set", "train.epochs=1", "--set", "log.plots=false", "--out", tmp_path / "run", "-q"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    info = DataInfo(task="binary", kind="text", input_shape=(200,), classes=["neg", "pos"], text_mode="tokens",
+                    vocab_size=37, source="reviews.csv")  # fmt: skip
+    net = models.build(ModelConfig(kind="ownnets:Words"), info)
+    assert net.embed.num_embeddings == 37 and net.lstm.hidden_size == 16
+
+
+def test_a_custom_model_gets_features_per_step_and_the_window(own):
+    series = DataInfo(task="regression", kind="series", input_shape=(24, 3), targets=["y"], window=24, horizon=4,
+                      source="s.csv")  # fmt: skip
+    net = models.build(ModelConfig(kind="ownnets:Steps"), series)
+    assert net.gru.input_size == 3 and net.window == 24 and net.out.out_features == 4
+
+
+def test_a_custom_model_asking_for_what_the_data_lacks_is_one_line(own):
+    table = DataInfo(task="binary", kind="table", input_shape=(5,), classes=["a", "b"], source="t.csv")
+    with pytest.raises(ModelError) as err:
+        models.build(ModelConfig(kind="ownnets:Words"), table)
+    assert str(err.value) == (
+        "model.kind: Words takes vocab_size, but t.csv has no token ids (set data.text.mode: tokens); "
+        "give vocab_size in model.args or a default in the class"
+    )

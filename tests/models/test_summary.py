@@ -68,3 +68,31 @@ def test_cli_prints_the_summary(cli, tmp_path):
     assert result.exit_code == 0, result.output
     assert "model: mlp, 131 parameters, 224 FLOPs per sample" in result.output  # 2 * (4*16 + 16*3)
     assert "  body.0  Linear          16       80      128" in result.output
+
+
+def test_summary_counts_recurrent_layers_by_hand():
+    """Regression: torch's counter saw nothing inside the fused LSTM kernel (an LSTM model counted 32 FLOPs)."""
+    from treino.models.rnn import RNN
+
+    for cell, gates in (("lstm", 4), ("gru", 3), ("rnn", 1)):
+        s = summarize(RNN(8, 3, hidden=64, cell=cell), torch.zeros(2, 30, 8))
+        by_name = {layer["name"]: layer for layer in s["layers"]}
+        per_step = gates * (8 * 64 + 64 * 64)  # multiply-adds: input->gates and state->gates
+        assert by_name["rnn"]["flops"] == 2 * per_step * 30, cell
+        assert by_name["rnn"]["parameters"] == gates * (8 * 64 + 64 * 64 + 2 * 64)
+        assert s["flops_per_sample"] == 2 * per_step * 30 + 2 * 64 * 3  # + the head
+    # 2 layers x 2 directions: the second layer reads both directions of the first (2 x 16 inputs)
+    s = summarize(RNN(4, 1, hidden=16, layers=2, bidirectional=True, cell="gru"), torch.zeros(2, 10, 4))
+    per_step = 2 * 3 * (4 * 16 + 16 * 16) + 2 * 3 * (32 * 16 + 16 * 16)
+    assert s["flops_per_sample"] == 2 * per_step * 10 + 2 * 32 * 1
+
+
+def test_summary_of_token_ids_counts_the_steps_run_not_the_padding():
+    from treino.models.rnn import RNN
+
+    net = RNN(None, 1, hidden=16, vocab_size=50, embed_dim=8)
+    ids = torch.zeros(2, 40, dtype=torch.long)
+    ids[0, :6], ids[1, :10] = 3, 4  # 16 true tokens in all; 64 padding ids are never run
+    s = summarize(net, ids)
+    assert s["flops_per_sample"] == (2 * 4 * (8 * 16 + 16 * 16) * 16) // 2 + 2 * 16
+    assert "rnn    LSTM" in format_summary(s, "rnn")

@@ -180,19 +180,24 @@ def _quiet_stderr() -> Iterator[None]:
 
 
 def _export_plain(p: Predictor, example: Any, path: Path) -> str:
-    """torch.export-based ONNX export; the TorchScript exporter where torch.export fails."""
+    """torch.export-based ONNX export; the TorchScript exporter where torch.export fails, and
+    straight away for packed sequences (an rnn on token ids), which torch.export cannot trace."""
+    from treino.models.rnn import RNN
+
     x = as_tensor(example)
     model = p.model.cpu().eval()
     path.parent.mkdir(parents=True, exist_ok=True)
+    packs = any(isinstance(m, RNN) and m.embed is not None for m in model.modules())
     with _hushed():
-        try:
-            torch.onnx.export(
-                model, (x,), str(path), input_names=[INPUT], output_names=[OUTPUT],
-                dynamic_shapes=({0: torch.export.Dim("batch")},), dynamo=True, optimize=True, verbose=False,
-            )  # fmt: skip
-            return "dynamo"
-        except Exception:  # any torch.export failure: try the older exporter
-            pass
+        if not packs:
+            try:
+                torch.onnx.export(
+                    model, (x,), str(path), input_names=[INPUT], output_names=[OUTPUT],
+                    dynamic_shapes=({0: torch.export.Dim("batch")},), dynamo=True, optimize=True, verbose=False,
+                )  # fmt: skip
+                return "dynamo"
+            except Exception:  # any torch.export failure: try the older exporter
+                pass
         try:
             with _quiet_stderr():  # its C++ warnings (packed sequences' shape inference) are not the user's
                 torch.onnx.export(
