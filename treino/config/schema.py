@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import (
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     TypeAdapter,
@@ -20,6 +21,7 @@ from pydantic_core import PydanticCustomError
 from treino.config.series import SeriesConfig
 
 Task = Literal["auto", "regression", "binary", "multiclass"]
+Names = Annotated[list[str], BeforeValidator(lambda v: [v] if isinstance(v, str) else v)]  # `out` = [out]
 DATA_SUFFIXES = (".csv", ".tsv", ".tab", ".parquet", ".pq", ".jsonl", ".ndjson", ".npz")  # not configs
 
 
@@ -218,21 +220,10 @@ class ModelConfig(Section):
     weights_strict: bool = Field(
         True, description="Every tensor must match; false loads the matching ones and lists the rest."
     )
-    freeze: list[str] = Field(
-        default_factory=list,
-        description="Layers (or parameters) that do not train, by name as the model summary shows them, "
-        "e.g. [features]; their batch norms keep their statistics.",
-    )
-    reset: list[str] = Field(
-        default_factory=list,
-        description="Layers re-initialized after model.weights loads, e.g. [out] for new classes; their "
-        "tensors may differ in shape from the source's.",
-    )
-
-    @field_validator("freeze", "reset", mode="before")
-    @classmethod
-    def _one_name(cls, value: Any) -> Any:
-        return [value] if isinstance(value, str) else value
+    freeze: Names = Field(default_factory=list, description="Layers (or parameters) that do not train, by their "
+                          "names in the model summary, e.g. [features]; their batch norms keep their statistics.")  # fmt: skip
+    reset: Names = Field(default_factory=list, description="Layers re-initialized after model.weights loads, e.g. "
+                         "[out] for new classes; their tensors may differ in shape from the source's.")  # fmt: skip
 
     @field_validator("hidden", mode="before")
     @classmethod
@@ -260,8 +251,7 @@ class OptimizerConfig(Section):
     weight_decay: float = Field(0.0, ge=0)
     eps: float = Field(1e-8, gt=0)
     backbone_lr_mult: float = Field(
-        1.0, gt=0, description="The learning rate of the layers outside model.reset (the pretrained part) "
-        "is lr times this, e.g. 0.1 when fine-tuning.",
+        1.0, gt=0, description="The layers outside model.reset (pretrained) learn at lr x this, e.g. 0.1."
     )
 
 
