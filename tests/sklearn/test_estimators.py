@@ -173,7 +173,7 @@ BAD_SETTINGS = [
     ),
     (
         {"model": "cnn"},
-        "TreinoClassifier(model='cnn'): takes images, but an estimator takes rows (2-D X); use one of: "
+        "TreinoClassifier(model='cnn'): is not a family for rows (an estimator's X is 2-D); use one of: "
         "linear, logistic, softmax, mlp, text",
     ),
     (

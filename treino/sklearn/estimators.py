@@ -170,6 +170,9 @@ class TreinoClassifier(ClassifierMixin, BaseEstimator):
     def _html_repr(self) -> str:
         return display.html(self)
 
+    def __sklearn_is_fitted__(self) -> bool:
+        return hasattr(self, "module_")  # not classes_ alone: a fit that failed after checking y
+
     def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = True
@@ -287,6 +290,9 @@ class TreinoRegressor(RegressorMixin, BaseEstimator):
 
     def _html_repr(self) -> str:
         return display.html(self)
+
+    def __sklearn_is_fitted__(self) -> bool:
+        return hasattr(self, "module_")  # not classes_ alone: a fit that failed after checking y
 
     def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()

@@ -64,11 +64,11 @@ def check(est: Any) -> None:
     """Every setting of `est`, checked once at the start of fit: one line naming the fix."""
     if est.module is None:
         kinds = [k for k in MODELS.names() if k in ROW_MODELS]
-        if est.model in MODELS and est.model not in kinds:
-            raise _fail(
+        if isinstance(est.model, str) and est.model in MODELS and est.model not in kinds:
+            raise _fail(  # cnn: (C, H, W) samples; sequence families: (T, F)
                 est,
                 "model",
-                f"takes images, but an estimator takes rows (2-D X); use one of: {', '.join(kinds)}",
+                f"is not a family for rows (an estimator's X is 2-D); use one of: {', '.join(kinds)}",
             )
         if not (isinstance(est.model, str) and is_custom(est.model)):
             _named(est, "model", MODELS, kinds)
