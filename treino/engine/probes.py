@@ -7,9 +7,10 @@ At the end of each epoch `Probes` adds to the epoch's row of the history:
   registers them), from the last step of the epoch. The loop zeroes the gradients at the
   start of a step, so the last step's are still on the parameters when the epoch ends.
 - `dead_relu`: the share of ReLU units (features, or channels of a convolution) that output
-  zero for every example of one held batch; `saturated`: the share of sigmoid / tanh outputs
-  within 1% of their bounds on that batch. One forward pass per epoch, in eval mode, under
-  no_grad, with hooks that are removed right after.
+  zero for every example of one held batch (the first training batch's first 128 rows);
+  `saturated`: the share of sigmoid / tanh outputs within 1% of their bounds on that batch.
+  One forward pass per epoch, in eval mode, under no_grad, with hooks removed right after; the
+  held batch is kept in the checkpoint, so a resumed run reads the same rows.
 - `update_ratio`: how far the weights moved in the epoch, ||W_t - W_t-1|| / ||W_t-1||.
 
 The names carry no train_/val_ prefix: they are not metrics, and the plots keep them apart.
@@ -27,7 +28,7 @@ from treino.engine.callbacks import Callback
 if TYPE_CHECKING:
     from treino.engine.state import TrainState
 
-HELD_ROWS = 256  # rows of the held batch the activations are read on
+HELD_ROWS = 128  # rows of the held batch the activations are read on (kept in the checkpoint)
 SIGMOID_EDGE = 0.01  # a sigmoid output below 0.01 or above 0.99 is saturated (its slope < 0.01)
 TANH_EDGE = 0.99  # a tanh output beyond +-0.99 is saturated (its slope < 0.02)
 COLUMNS = ("grad_norm", "grad_norm_first", "grad_norm_last", "dead_relu", "saturated", "update_ratio")
@@ -58,7 +59,7 @@ class Probes(Callback):
         params = self._params(state.model)
         self.previous = [p.detach().clone() for p in params]
         compiled = state.forward is not None and state.forward is not state.model
-        if self.activations and not compiled and self._units(state.model):
+        if self.activations and self.held is None and not compiled and self._units(state.model):
             # keep the first batch the model sees: a pre-hook that removes itself
             self._grab = state.model.register_forward_pre_hook(self._keep)
 
@@ -72,6 +73,13 @@ class Probes(Callback):
 
     def on_epoch_end(self, state: TrainState, logs: dict[str, float]) -> None:
         logs.update(self.read(state.model))
+
+    def state_dict(self) -> dict[str, Any]:
+        # the held batch travels with the checkpoint: a resumed run reads its units on the same rows
+        return {"held": self.held}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.held = state.get("held")
 
     def on_fit_end(self, state: TrainState) -> None:
         self._drop()
@@ -151,8 +159,9 @@ class Probes(Callback):
         was_training = model.training
         try:
             model.eval()
+            device = next(model.parameters()).device
             with torch.no_grad():
-                model(self.held)
+                model(self.held.to(device))
         except Exception:  # a probe never stops training: a model that needs more than x goes unread
             return {}
         finally:

@@ -63,7 +63,12 @@ def residuals(pred: pd.DataFrame, path: Path) -> Path | None:
 
 
 def fitted(
-    pred: pd.DataFrame, curve: pd.DataFrame, feature: str, target: str, path: Path, equation: str | None = None
+    pred: pd.DataFrame,
+    curve: pd.DataFrame,
+    feature: str,
+    target: str,
+    path: Path,
+    equation: str | None = None,
 ) -> Path | None:
     """The course's picture: the data points and the function the network learned; a linear
     regression's line is labelled with its equation in the data's units."""
