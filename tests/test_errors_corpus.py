@@ -147,6 +147,24 @@ CASES: list[tuple[str, list[str], str]] = [
      "{t}/norun: no such run folder; give the folder `treino train` wrote"),
     ("evaluate missing folder", ["evaluate", "{t}/norun"],
      "{t}/norun: no such run folder; give the folder `treino train` wrote"),
+    # transfer learning (issue 18)
+    ("freeze unknown layer", ["train", "--data", "{t}/t.csv", "--target", "y", "--set", "model.freeze=[bdy]"],
+     "model.freeze: 'bdy' is not a layer of MLP; its layers are body, out (or a part, e.g. body.0 or "
+     "body.0.weight); the model summary lists them"),
+    ("reset unknown layer", ["train", "--data", "{t}/t.csv", "--target", "y", "--set", "model.reset=head"],
+     "model.reset: 'head' is not a layer of MLP; its layers are body, out (or a part, e.g. body.0 or "
+     "body.0.weight); the model summary lists them"),
+    ("unfreeze without freeze", ["train", "--data", "{t}/t.csv", "--target", "y", "--set", "train.unfreeze_at=3"],
+     "train.unfreeze_at 3: no layer is frozen; name them in model.freeze (e.g. model.freeze: [features]) or "
+     "remove train.unfreeze_at"),
+    ("backbone rate without reset", ["train", "--data", "{t}/t.csv", "--target", "y", "--set",
+                                     "optimizer.backbone_lr_mult=0.1"],
+     "optimizer.backbone_lr_mult 0.1: the new layers that train at the full rate are those of model.reset, and "
+     "it is empty; name them (e.g. model.reset: [out])"),
+    ("weights of another shape", ["train", "--data", "iris", "--set", "model.weights={run}"],
+     "model.weights: {run} does not fit the model: shape differs: body.0.weight (64, 2) in file vs (64, 4); "
+     "re-initialize that layer with model.reset: [body.0], or set model.weights_strict: false to load the 3 "
+     "matching tensors"),
 ]  # fmt: skip
 
 
