@@ -126,6 +126,14 @@ def test_same_seed_same_weights_and_fit_starts_anew():
     assert not np.array_equal(other.predict_proba(X_IRIS), b.predict_proba(X_IRIS))
 
 
+def test_fitting_leaves_the_callers_torch_generator_alone():
+    torch.manual_seed(123)
+    expected = torch.rand(3)
+    torch.manual_seed(123)
+    quick(epochs=2).fit(X_IRIS, NAMES).partial_fit(X_IRIS, NAMES)
+    assert torch.equal(torch.rand(3), expected)
+
+
 def test_outputs_of_a_subset_match_to_float32_precision():
     """sklearn's check_methods_subset_invariance allows 1e-7; float32 kernels differ in the last bit."""
     reg = quick(TreinoRegressor).fit(X_IRIS[:, :3], X_IRIS[:, 3])

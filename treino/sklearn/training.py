@@ -93,8 +93,17 @@ def train_new(
         n_outputs = 1 if y.ndim == 1 else y.shape[1]
     else:
         n_outputs = 1 if task == "binary" else len(est.classes_)
-    torch.manual_seed(seed)  # the initial weights, as `treino train` draws them from its seed
-    model = build_model(est, task, X.shape[1], n_outputs, target_scale).to(dev)
+    with _own_rng(dev):
+        torch.manual_seed(seed)  # the initial weights, as `treino train` draws them from its seed
+        model = build_model(est, task, X.shape[1], n_outputs, target_scale).to(dev)
+        _train(est, model, X, y, task, target_scale, epochs, dev, seed)
+
+
+def _train(
+    est: Any, model: nn.Module, X: Any, y: np.ndarray, task: str, target_scale: dict | None,
+    epochs: int | None, dev: torch.device, seed: int,
+) -> None:  # fmt: skip
+    """train_new's loss, optimizer, split, callbacks and the engine's loop."""
     loss_fn = losses.build(P.loss_for(est, task), task)  # type: ignore[arg-type]
     if target_scale is not None:  # the model outputs the target's units; the loss sees standard ones
         loss_fn = losses.ScaledLoss(loss_fn, target_scale["mean"], target_scale["std"])
@@ -133,12 +142,19 @@ def train_more(est: Any, X: Any, y: np.ndarray, epochs: int) -> None:
     batch = X.shape[0] if est.batch_size == "full" else min(int(est.batch_size), X.shape[0])
     _check_batch_norm(est, est.module_, X.shape[0], batch)
     callbacks = _display(est, est.task_, getattr(est, "target_scale_", None) is not None)
-    history = fit(
-        est.module_, (x, torch.from_numpy(y)), None, loss=est._loss_fn, optimizer=est._optimizer,
-        epochs=epochs, batch_size=batch, callbacks=callbacks, task=est.task_, l1=est.l1, l2=est.l2,
-        device=P.device(est), seed=est._seed + est.n_iter_, threads=est.threads, train_metrics=False,
-    )  # fmt: skip
+    with _own_rng(P.device(est)):
+        history = fit(
+            est.module_, (x, torch.from_numpy(y)), None, loss=est._loss_fn, optimizer=est._optimizer,
+            epochs=epochs, batch_size=batch, callbacks=callbacks, task=est.task_, l1=est.l1, l2=est.l2,
+            device=P.device(est), seed=est._seed + est.n_iter_, threads=est.threads, train_metrics=False,
+        )  # fmt: skip
     _record(est, history)
+
+
+def _own_rng(device: torch.device) -> Any:
+    """The global torch generator (and the GPU's) put back as they were after fitting: the engine
+    seeds them, and an estimator should not change the randomness of its caller's own code."""
+    return torch.random.fork_rng(devices=[device.index or 0] if device.type == "cuda" else [])
 
 
 def _display(est: Any, task: str, scaled: bool) -> list[Callback]:
