@@ -18,6 +18,7 @@ from treino import files
 from treino.engine.callbacks import Callback
 from treino.engine.checkpoint import Checkpoint
 from treino.engine.checkpoint import load as load_checkpoint
+from treino.engine.display import in_notebook
 from treino.engine.loop import evaluate, fit, resolve_device
 from treino.engine.losses import ScaledLoss
 from treino.report import diagnosis, equation, forecast
@@ -80,7 +81,13 @@ class Run:
 
 def say(message: str, quiet: bool = False) -> None:
     if not quiet:
-        print(message, file=sys.stderr)
+        print(message, file=_out())
+
+
+def _out() -> Any:
+    """Where a run's messages go: stderr (stdout stays for data), but stdout in a notebook,
+    which shows stderr as if it were an error."""
+    return sys.stdout if in_notebook() else sys.stderr
 
 
 def train(
@@ -239,7 +246,7 @@ def _train(
     loggers.finish(callbacks, metrics, run_dir)
     _summary(metrics, run_dir, quiet)
     if not quiet:
-        diagnosis.describe(metrics["diagnosis"])
+        diagnosis.describe(metrics["diagnosis"], file=_out())
     return Run(run_dir, cfg, frame, metrics, model)
 
 
