@@ -14,6 +14,7 @@ nbclient = pytest.importorskip("nbclient")
 pytest.importorskip("ipykernel")
 
 NOTEBOOK = Path(__file__).parent.parent / "docs" / "tutorial.ipynb"
+pytestmark = pytest.mark.slow  # a kernel and the whole tutorial: ~40 s
 
 
 @pytest.fixture(scope="module")

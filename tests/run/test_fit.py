@@ -147,6 +147,7 @@ class LabCNN(nn.Module):
 """
 
 
+@pytest.mark.slow
 def test_the_course_cnn_trains_from_the_cli_on_digits(tmp_path, cli, monkeypatch):
     """treino switched every CNN to channels_last: a forward with x.view(x.size(0), -1) failed."""
     (tmp_path / "mymod.py").write_text(LAB_CNN)
