@@ -166,7 +166,8 @@ def _loss_axes(ax: Any, history: History) -> None:
     _mark_best(ax, history.best_epoch)
     ax.set(xlabel="epoch", ylabel="loss", title="loss")
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
+    if ax.get_legend_handles_labels()[0]:  # no line yet (no epoch ended): no empty legend's warning
+        ax.legend(fontsize=8)
 
 
 def _metric_axes(ax: Any, history: History, metric: str) -> None:
@@ -179,7 +180,8 @@ def _metric_axes(ax: Any, history: History, metric: str) -> None:
     _mark_best(ax, history.best_epoch)
     ax.set(xlabel="epoch", ylabel=name, title=name)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
+    if ax.get_legend_handles_labels()[0]:  # no line yet (no epoch ended): no empty legend's warning
+        ax.legend(fontsize=8)
 
 
 def _mark_best(ax: Any, best: int | None) -> None:
