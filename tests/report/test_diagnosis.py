@@ -89,7 +89,7 @@ def test_a_curve_levelled_within_its_noise_is_healthy() -> None:
     (found,) = diagnose(_history(list(val + 0.01), list(val)))
     assert found["code"] == "healthy"
     assert found["message"].startswith("the validation loss fell from")
-    assert "per epoch over the last 8 epochs" in found["message"]
+    assert "levelled off (over the last 8 epochs it moved" in found["message"]
 
 
 def test_two_epochs_still_falling_are_not_converged() -> None:

@@ -20,7 +20,9 @@ JUMPS = 2  # ... at least twice after the first epoch
 PLATEAU = 0.05  # the training loss moved less than 5% (log scale) from its start
 SLOW = 0.25  # lr_too_low: the whole run moved the loss less than 25% (log) while the weights crawl
 GAIN = 0.08  # not_converged: at the end's rate, as many epochs again would lower the loss >= 8% ...
-Z = 3.0  # ... and over that fifth the fitted log(loss) fell >= 3x the curve's epoch-to-epoch noise
+Z = 3.0  # ... and over that fifth the fitted log(loss) fell >= 3x the curve's epoch-to-epoch noise,
+FALL = 0.03  # ... and by >= 3% (a long run's last fifth), or ...
+RATE = 0.005  # ... at >= 0.5% per epoch (a short run's)
 RISE = 0.03  # overfitting: the validation loss >= 3% (log) above its best over the last 2 epochs ...
 RISE_Z = 2.5  # ... and >= 2.5x its noise ...
 SHARE = 0.2  # ... and >= 20% of its fall from the start to the best, or >= BIG ...
@@ -203,9 +205,11 @@ def not_converged(history: pd.DataFrame, steps: pd.DataFrame | None) -> dict[str
 
 
 def falling(t: Any, n: int) -> bool:
-    """Still clearly falling: at the end's rate, n more epochs would gain >= GAIN, and the end's
-    fall stands out of the curve's noise."""
-    return -t.slope * n >= GAIN and t.fall >= Z * t.noise and t.fall > 0
+    """Still clearly falling: at the end's rate, n more epochs would gain >= GAIN; the end's fall
+    stands out of the curve's noise; and it is material: >= FALL over the last fifth (200 epochs
+    that gained 1.7% in their last 40 have levelled off) or >= RATE per epoch."""
+    material = t.fall >= FALL or -t.slope >= RATE
+    return -t.slope * n >= GAIN and t.fall >= Z * t.noise and t.fall > 0 and material
 
 
 def noisy(steps: pd.DataFrame) -> dict[str, Any] | None:

@@ -76,7 +76,7 @@ def diagnose(
             found.append(result)
     if one_epoch and not found:  # one epoch cannot show overfitting, underfitting or a level curve
         return [_too_few(steps)]
-    return found or [C.finding("healthy", _healthy_text(history))]
+    return found or [C.finding("healthy", _healthy_text(history, status))]
 
 
 def describe(findings: list[dict[str, Any]], file: Any = None) -> None:
@@ -141,13 +141,16 @@ def _too_few(steps: pd.DataFrame | None) -> dict[str, Any]:
     )
 
 
-def _healthy_text(history: pd.DataFrame) -> str:
+def _healthy_text(history: pd.DataFrame, status: str) -> str:
     column = C.monitored(history)
     loss = history[column].to_numpy(dtype=float)
     t = trend(loss, window(len(loss)))
-    best = int(history["epoch"].iloc[t.best])
+    best, n = int(history["epoch"].iloc[t.best]), len(loss)
+    if status == "early_stopped":
+        end = f"stopped improving: early stopping ended the run {n - t.best - 1} epochs after its best"
+    else:
+        end = f"levelled off (over the last {t.k} epochs it moved {t.percent_per_epoch:+.2g}% per epoch)"
     return (
-        f"the {C.NAMES[column]} fell from {loss[0]:.3g} to {loss.min():.3g} (best at epoch {best} of "
-        f"{len(loss)}) and levelled off ({t.percent_per_epoch:+.2g}% per epoch over the last {t.k} "
-        "epochs); no sign of divergence, overfitting or underfitting."
+        f"the {C.NAMES[column]} fell from {loss[0]:.3g} to {loss.min():.3g} (best at epoch {best} of {n}) "
+        f"and {end}; no sign of divergence, overfitting or underfitting."
     )
