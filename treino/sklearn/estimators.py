@@ -51,7 +51,8 @@ SETTINGS = """
             as `treino train --set seed=N`; None draws one from numpy's global generator.
         device: 'auto' (the GPU when one is visible), 'cpu' or 'cuda'.
         threads: CPU threads while training; None = chosen by treino for the model's size.
-        verbose: 0 = silent; 1 = a progress bar.
+        verbose: 0 = silent; 1 = treino's progress display (terminal or notebook); 2 = every
+            history column in it.
 """
 
 
