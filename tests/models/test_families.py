@@ -232,8 +232,8 @@ def test_error_unknown_kind_names_the_closest():
 
 
 def test_error_loss_that_conflicts_with_the_task():
-    assert error_of(lambda: L.build("mse", "multiclass")) == (
-        "loss.name: 'mse' is a regression loss but the data is a multiclass task; "
+    assert error_of(lambda: L.build("huber", "multiclass")) == (
+        "loss.name: 'huber' is a regression loss but the data is a multiclass task; "
         "use loss.name: cross_entropy (or auto), or set data.task"
     )
     assert isinstance(L.build("auto", "binary"), nn.BCEWithLogitsLoss)

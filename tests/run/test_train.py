@@ -97,8 +97,8 @@ def test_batch_larger_than_train_split_is_clamped(tmp_path):
             "nesterov, adam, adamw, rmsprop, adagrad\n",
         ),
         (
-            ["--data", "iris", "--set", "loss.name=mse"],
-            "error: loss.name: 'mse' is a regression loss but the data is a multiclass task; use loss.name: "
+            ["--data", "iris", "--set", "loss.name=huber"],
+            "error: loss.name: 'huber' is a regression loss but the data is a multiclass task; use loss.name: "
             "cross_entropy (or auto), or set data.task\n",
         ),
         (

@@ -234,13 +234,15 @@ class ModelConfig(Section):
 
 class LossConfig(Section):
     name: str = Field(
-        "auto", description="auto: mse for regression, bce for binary, cross_entropy for classes."
-    )
+        "auto", description="auto: mse for regression, bce for binary, cross_entropy for classes; or your "
+        "own as 'package.module:Class' (an nn.Module called with loss.args).",
+    )  # fmt: skip
     label_smoothing: float = Field(0.0, ge=0, lt=1)
     class_weights: Literal["balanced"] | list[float] | None = Field(
         None, description="Weights per class for cross_entropy/bce: a list or 'balanced'."
     )
     delta: float = Field(1.0, gt=0, description="Huber: where the loss turns from square to linear.")
+    args: dict[str, Any] = Field(default_factory=dict, description="Arguments of your own loss class.")
 
 
 class OptimizerConfig(Section):

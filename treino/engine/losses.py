@@ -54,14 +54,46 @@ def _auto(task: TaskName, weights: torch.Tensor | None, options: Options) -> nn.
     return LOSSES.get(AUTO[task]).make(task, weights, options)
 
 
-@register("mse", "regression")
+@register("mse", "regression", "binary", "multiclass")
 def _mse(task: TaskName, weights: torch.Tensor | None, options: Options) -> nn.Module:
-    return nn.MSELoss()
+    return nn.MSELoss() if task == "regression" else OnProbabilities(nn.MSELoss(), task)
 
 
-@register("l1", "regression")
+@register("l1", "regression", "binary", "multiclass")
 def _l1(task: TaskName, weights: torch.Tensor | None, options: Options) -> nn.Module:
-    return nn.L1Loss()
+    return nn.L1Loss() if task == "regression" else OnProbabilities(nn.L1Loss(), task)
+
+
+class OnProbabilities(nn.Module):
+    """A regression loss on a classifier: between the predicted probabilities (sigmoid of the
+    logit, or softmax of the logits) and the 0/1 label (one-hot for several classes), as in
+    the course's "logistic regression trained with MSE". Cross-entropy is the better choice
+    (see `note`); this is here to show why."""
+
+    def __init__(self, base: nn.Module, task: TaskName) -> None:
+        super().__init__()
+        self.base, self.task = base, task
+
+    def forward(self, outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        if self.task == "binary":
+            probs = torch.sigmoid(outputs)
+            return self.base(probs, targets.to(probs.dtype).reshape(probs.shape))
+        probs = torch.softmax(outputs, dim=-1)
+        onehot = nn.functional.one_hot(targets.long().reshape(-1), probs.shape[-1]).to(probs.dtype)
+        return self.base(probs, onehot)
+
+
+def note(name: str, task: TaskName) -> str | None:
+    """Why cross-entropy is preferred, when a regression loss trains a classifier; else None."""
+    if task == "regression" or name not in ("mse", "l1"):
+        return None
+    on = "sigmoid" if task == "binary" else "softmax"
+    return (
+        f"loss.name {name} on a {task} task: the {name} of the predicted probabilities ({on}) against the "
+        f"{'0/1 labels' if task == 'binary' else 'one-hot labels'}; {AUTO[task]} is preferred: through the "
+        f"{on}, {name}'s gradient vanishes when a prediction is confidently wrong (it learns slowest where it "
+        f"is most wrong) and the loss is not convex in the weights"
+    )
 
 
 @register("huber", "regression")

@@ -18,7 +18,7 @@ from treino.engine import losses as L
 from treino.engine import optimizers, schedules
 from treino.engine.schedules import Schedule
 from treino.errors import ConfigError
-from treino.run import transfer
+from treino.run import own_code, transfer
 from treino.run.names import check_names
 from treino.tasks import TaskName
 
@@ -93,6 +93,9 @@ def assemble(
         models.fit_input_range(model, data.train.x)  # model.clip_inputs: the train split's range
     counts = info.class_counts.get("train") if task != "regression" else None
     loss_fn = build_loss(cfg.loss, task, counts, target_scale)
+    if (why := L.note(cfg.loss.name, task)) is not None:  # mse or l1 on a classifier: allowed, with why not
+        info.notes.append(why)
+        say(f"note: {why}")
     settings = cfg.optimizer.model_dump(exclude={"name", "backbone_lr_mult"})  # the mult: in params
     optimizer = optimizers.build(cfg.optimizer.name, params, **settings)
     schedule = schedules.build(
@@ -124,7 +127,10 @@ def build_loss(
 ) -> nn.Module:
     """The loss section's loss for the task; on standardized targets when the model outputs the
     target's own units (`target_scale`: the fitted mean and std)."""
-    loss_fn = L.build(cfg.name, task, counts, **cfg.model_dump(exclude={"name"}))
+    if own_code.is_own(cfg.name):  # your own loss class, with loss.args
+        loss_fn = own_code.own_loss(cfg.name, cfg.args)
+    else:
+        loss_fn = L.build(cfg.name, task, counts, **cfg.model_dump(exclude={"name", "args"}))
     if target_scale is not None:
         loss_fn = L.ScaledLoss(loss_fn, target_scale["mean"], target_scale["std"])
     return loss_fn

@@ -20,6 +20,7 @@ from treino.data.info import DataInfo
 from treino.engine.loop import forward_rows, resolve_device
 from treino.errors import DataError, RunError
 from treino.run import folder as rundir
+from treino.run.own_code import is_own
 from treino.serve.inputs import Chunk, image_chunks, input_columns, npz_inputs, table_chunks
 from treino.tasks import predict_labels, probabilities
 
@@ -275,6 +276,10 @@ def load(
             f"{folder}: the model is the custom class '{kind}', and loading it runs that module's code; "
             f"if you trust this bundle, pass trust_code=True (CLI: --trust-code)"
         )
+    own = [f"{k} is '{v}'" for k, v in (("loss.name", cfg.loss.name), ("data.source", cfg.data.source)) if is_own(v)]
+    if own and not trust_code:  # evaluate builds the loss; predicting may read inputs with the Dataset class
+        raise RunError(f"{folder}: the run's {' and '.join(own)}, your own code, which loading may run; if you "
+                       f"trust this bundle, pass trust_code=True (CLI: --trust-code)")  # fmt: skip
     weights = rundir.load_weights(folder)
     # a torch.compile'd model saves its weights under _orig_mod.
     weights = {k.replace("_orig_mod.", ""): v for k, v in weights.items()}

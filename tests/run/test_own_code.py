@@ -1,0 +1,113 @@
+"""Your own code where a name goes: `loss.name: package.module:Class` (with loss.args), a
+regression loss on a classifier (allowed, with the note why cross-entropy is preferred), and
+--trust-code to load such a run again."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+
+import pytest
+import torch
+
+import treino
+from treino.engine import losses as L
+from treino.errors import ConfigError, RunError
+
+QUIET = ["--set", "log.plots=false", "--set", "log.progress=false", "-q"]
+
+LOSS_MODULE = """
+import torch
+from torch import nn
+
+
+class Focal(nn.Module):
+    def __init__(self, gamma=2.0):
+        super().__init__()
+        self.gamma = gamma
+
+    def forward(self, outputs, targets):
+        logp = torch.log_softmax(outputs, dim=-1).gather(1, targets.long().view(-1, 1)).squeeze(1)
+        return (-(1 - logp.exp()) ** self.gamma * logp).mean()
+
+
+def not_a_class(outputs, targets):
+    return outputs.sum()
+"""
+
+
+@pytest.fixture
+def here(tmp_path, monkeypatch):
+    """A working directory holding mylosses.py, importable as the CLI would import it."""
+    (tmp_path / "mylosses.py").write_text(textwrap.dedent(LOSS_MODULE))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    return tmp_path
+
+
+def test_own_loss_trains_and_the_run_loads_only_with_trust_code(here, cli):
+    run = here / "run"
+    result = cli(["train", "--data", "iris", "--set", "loss.name=mylosses:Focal", "--set", "loss.args={gamma: 1.5}",
+                  "--set", "train.epochs=3", "--out", run, *QUIET])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert json.loads((run / "metrics.json").read_text())["test"]["accuracy"] > 0.5
+    with pytest.raises(RunError) as err:
+        treino.load(run)
+    assert str(err.value) == (
+        f"{run / 'model'}: the run's loss.name is 'mylosses:Focal', your own code, which loading may run; if "
+        f"you trust this bundle, pass trust_code=True (CLI: --trust-code)"
+    )
+    evaluated = cli(["evaluate", run, "--trust-code"])
+    assert evaluated.exit_code == 0, evaluated.output
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (["loss.name=mylosses:Focl"], "loss.name: module 'mylosses' has no 'Focl'; nn.Module classes there: Focal"),
+        (["loss.name=nolosses:Focal"],
+         "loss.name: cannot import 'nolosses:Focal' (ModuleNotFoundError: No module named 'nolosses'); give "
+         "'package.module:Class' importable from the working directory"),
+        (["loss.name=mylosses:not_a_class"],
+         "loss.name: 'mylosses:not_a_class' is not an nn.Module class; define class X(nn.Module) with "
+         "forward(outputs, targets) returning a scalar tensor"),
+        (["loss.name=mylosses:Focal", "loss.args={alpha: 1}"],
+         "loss.name: mylosses:Focal(**loss.args) failed (Focal.__init__() got an unexpected keyword argument "
+         "'alpha'); fix loss.args"),
+    ],
+)  # fmt: skip
+def test_own_loss_errors(here, overrides, message):
+    with pytest.raises(ConfigError) as err:
+        treino.train(data="iris", overrides=[*overrides, "train.epochs=1"], out=here / "r", quiet=True)
+    assert str(err.value) == message
+
+
+def test_mse_on_a_binary_task_trains_on_probabilities_with_a_note(tmp_path):
+    run = treino.train(data="breast_cancer", model="logistic", overrides=["loss.name=mse", "train.epochs=3"],
+                       out=tmp_path / "mse", quiet=True)  # fmt: skip
+    notes = run.metrics["data"]["notes"]
+    assert L.note("mse", "binary") in notes
+    assert L.note("mse", "binary") == (
+        "loss.name mse on a binary task: the mse of the predicted probabilities (sigmoid) against the 0/1 labels; "
+        "bce is preferred: through the sigmoid, mse's gradient vanishes when a prediction is confidently wrong "
+        "(it learns slowest where it is most wrong) and the loss is not convex in the weights"
+    )
+    assert run.metrics["test"]["accuracy"] > 0.8
+
+
+def test_a_regression_loss_on_classes_compares_probabilities_with_one_hot_labels():
+    logits = torch.tensor([[2.0, 0.0, -1.0], [0.0, 3.0, 0.0]])
+    labels = torch.tensor([0, 2])
+    probs = torch.softmax(logits, -1)
+    onehot = torch.tensor([[1.0, 0, 0], [0, 0, 1.0]])
+    assert torch.allclose(L.build("mse", "multiclass")(logits, labels), ((probs - onehot) ** 2).mean())
+    assert torch.allclose(L.build("l1", "multiclass")(logits, labels), (probs - onehot).abs().mean())
+    z, y = torch.tensor([[4.0], [-4.0]]), torch.tensor([[0.0], [0.0]])
+    assert torch.allclose(L.build("mse", "binary")(z, y), (torch.sigmoid(z) ** 2).mean())
+    # the course's point: a confidently wrong sigmoid output gets almost no gradient from mse
+    wrong = torch.tensor([[8.0]], requires_grad=True)
+    L.build("mse", "binary")(wrong, torch.zeros(1, 1)).backward()
+    mse_grad = wrong.grad.item()
+    wrong.grad = None
+    L.build("bce", "binary")(wrong, torch.zeros(1, 1)).backward()
+    assert mse_grad < 0.01 < 0.99 < wrong.grad.item()
