@@ -189,8 +189,8 @@ BAD_SETTINGS = [
         "TreinoClassifier(hidden=(0,)): must be positive layer widths, e.g. (64,) or (128, 64); () for none",
     ),
     (
-        {"loss": "mse"},
-        "TreinoClassifier(loss='mse'): is not a multiclass loss; use 'cross_entropy' (or 'auto')",
+        {"loss": "huber"},
+        "TreinoClassifier(loss='huber'): is not a multiclass loss; use 'cross_entropy' (or 'auto')",
     ),
     (
         {"model": "logistic"},
