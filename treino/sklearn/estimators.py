@@ -36,7 +36,7 @@ SETTINGS = """
         module: your own nn.Module class (or a function returning one); it replaces `model` and
             its shape settings. It is given input_shape and n_outputs when it takes them.
         module_args: keyword arguments of `module` (or of a 'package.module:Class' model).
-        loss: auto, or a loss of the task (bce / cross_entropy; mse, l1, huber).
+        loss: auto (bce, cross_entropy or mse, by the task), or a loss name that fits the task.
         optimizer: sgd, momentum, nesterov, adam, adamw, rmsprop or adagrad.
         lr: learning rate; None = the optimizer's default (adam 0.001, sgd 0.01).
         batch_size: rows per step: 1 (stochastic), N (mini-batch) or 'full'.
