@@ -102,7 +102,7 @@ def test_fit_out_writes_the_run_folder_that_treino_report_renders(tmp_path, cli)
     net = _net()
     history = treino.fit(net, train, val, epochs=3, out=tmp_path / "run", verbose=0)
     run = tmp_path / "run"
-    assert {"config.yaml", "history.csv", "steps.csv", "metrics.json", "report.html"} <= {
+    assert {"config.yaml", "history.csv", "steps.csv", "metrics.json", "report.html", "predictions.csv"} <= {
         p.name for p in run.iterdir()
     }
     metrics = json.loads((run / "metrics.json").read_text())
@@ -118,6 +118,7 @@ def test_fit_out_writes_the_run_folder_that_treino_report_renders(tmp_path, cli)
     assert cli(["report", run]).exit_code == 0
     page = (run / "report.html").read_text()
     assert "Diagnosis" in page and "data:image/png;base64," in page
+    assert "Validation set (the run has no test split)" in page and 'alt="confusion"' in page
     with pytest.raises(treino.errors.RunError) as info:
         treino.load(run)
     assert str(info.value) == (

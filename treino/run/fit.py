@@ -225,7 +225,7 @@ def _write(
     frame = rundir.write_history(run_dir, history)
     dev = engine.resolve_device(device)
     loss_fn = losses.build(loss, task) if isinstance(loss, str) else loss
-    scores, shape, sizes = {}, [], {}
+    scores, shape, sizes, classes = {}, [], {}, []
     for split, data in (("train", train), ("val", val)):
         if data is None:
             continue
@@ -235,6 +235,8 @@ def _write(
         if history.epochs and history.status != "diverged":
             found = engine.evaluate(model, source.to(dev), loss_fn.to(dev), task, dev, prefix=split)
             scores[split] = {k.removeprefix(f"{split}_"): v for k, v in found.items()}
+            if split == "val":  # the report's held-out plots: confusion matrix, ROC, residuals
+                classes = _predictions(run_dir, *engine.predict(model, source.to(dev), dev), task)
         x = getattr(source, "x", None)
         shape = list(x.shape[1:]) if x is not None and not shape else shape
     summary: dict[str, Any] = {}
@@ -256,6 +258,7 @@ def _write(
             "task": task,
             "input_shape": shape,
             "sizes": sizes,
+            "classes": classes,
         },
         "seed": settings["seed"],
         "versions": rundir.versions(),
@@ -265,3 +268,31 @@ def _write(
     rundir.save_bundle(run_dir / "model", model, {"fit": {"model": kind, **settings}}, data_info, {})
     files.write_json(run_dir / "metrics.json", metrics)
     report.write(run_dir)
+
+
+def _predictions(run_dir: Path, outputs: torch.Tensor, targets: torch.Tensor, task: TaskName) -> list[str]:
+    """predictions.csv of the validation split, as `treino train` writes the test split's (the
+    report then draws them); the classes are the label numbers. Returns the classes."""
+    import numpy as np
+    import pandas as pd
+
+    from treino.tasks import predict_labels, probabilities
+
+    outputs, targets = outputs.float().cpu(), targets.cpu()
+    frame = pd.DataFrame({"row": np.arange(len(targets)), "split": "val"})
+    classes: list[str] = []
+    if task == "regression":
+        frame["y_true"], frame["y_pred"] = (
+            targets.reshape(len(frame), -1)[:, 0],
+            outputs.reshape(len(frame), -1)[:, 0],
+        )
+    else:
+        probs = probabilities(outputs, task).numpy()
+        classes = [str(k) for k in range(probs.shape[1])]
+        frame["y_true"] = targets.reshape(-1).long().numpy().astype(str)
+        frame["y_pred"] = predict_labels(outputs, task).numpy().astype(str)
+        for k, label in enumerate(classes):
+            frame[f"p_{label}"] = probs[:, k].round(5)
+    frame.to_csv(run_dir / "predictions.csv.tmp", index=False)
+    (run_dir / "predictions.csv.tmp").replace(run_dir / "predictions.csv")
+    return classes
