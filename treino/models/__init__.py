@@ -14,7 +14,6 @@ from treino.errors import ConfigError
 from treino.models import weights as W
 from treino.models.activations import ACTIVATIONS
 from treino.models.anchor import LastValue
-from treino.models.anchor import LastValue
 from treino.models.custom import build_custom, check_output
 from treino.models.inits import INITS, initialize
 from treino.models.kinds import MODELS, NEEDS_TASK, check_kind, is_custom, vocab_size
@@ -108,8 +107,6 @@ def build(
         check_kind(kind)
         model = MODELS.get(kind)(cfg, info)
     initialize(model, cfg.init, cfg.activation, cfg.init_std)
-    if target_scale is not None and target_scale.get("anchor"):  # a series: relative to its last value
-        model = LastValue(model, **target_scale["anchor"])
     if target_scale is not None and target_scale.get("anchor"):  # a series: relative to its last value
         model = LastValue(model, **target_scale["anchor"])
     if target_scale is not None:
