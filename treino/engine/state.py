@@ -190,12 +190,15 @@ def _mark_best(ax: Any, best: int | None) -> None:
 
 
 def epochs_html(epochs: list[dict[str, float]], last: int = 30) -> str:
-    """The per-epoch metrics as an HTML table (the last `last` epochs; numbers to 4 digits)."""
+    """The per-epoch losses and the task's main metric as an HTML table (the last `last` epochs;
+    numbers to 4 digits); every column is in `frame()`."""
     import html
 
     if not epochs:
         return "<p>No epoch completed.</p>"
-    keys = [k for k in epochs[-1] if k != "seconds"]
+    metric = next((k.split("_", 1)[1] for k in epochs[-1] if k in _METRICS), None)
+    wanted = ["epoch", "train_loss", "val_loss", f"train_{metric}", f"val_{metric}", "lr"]
+    keys = [k for k in wanted if k in epochs[-1]]
     head = "".join(f"<th>{html.escape(k)}</th>" for k in keys)
     rows = "".join(
         "<tr>" + "".join(f"<td>{_cell(row.get(k))}</td>" for k in keys) + "</tr>" for row in epochs[-last:]
