@@ -39,7 +39,8 @@ def test_split_is_chronological_and_scaling_uses_train_only():
     cols = {c["name"]: c for c in data.preprocessing["columns"]}
     assert cols["y"]["shift"] == pytest.approx(train_rows["y"].mean())
     assert cols["temp"]["scale"] == pytest.approx(train_rows["temp"].std(ddof=0))
-    assert data.info.input_shape == (6, 2) and data.info.features == ["y", "temp"]
+    # a trending target: the model sees its change from the window's last value, not its level
+    assert data.info.input_shape == (6, 2) and data.info.features == ["y - last", "temp"]
     assert data.info.sizes == {"train": 54, "val": 20, "test": 20}
 
 
@@ -181,3 +182,34 @@ def test_builtin_series_read_statsmodels_files_and_keep_their_order():
     # a real series cut by data.n_samples keeps its latest steps, in order
     tail = load(DataConfig(source="nile", n_samples=60), g, 0)
     assert "60 steps of 1 (1911 .. 1970)" in tail.info.notes[0]
+
+
+def test_a_series_without_trend_also_shows_its_level():
+    t = np.arange(80)
+    frame = pd.DataFrame(
+        {"t": t, "y": np.sin(2 * np.pi * t / 12) + np.random.default_rng(0).normal(0, 0.1, 80)}
+    )
+    data = series_data(Table(frame, ["y"]), _cfg(time="t", window=6), "x.csv")
+    assert data.info.input_shape == (6, 2) and data.info.features == ["y - last", "y"]
+    assert any(
+        n.startswith("data.series.level auto: the target's level is an input too") for n in data.info.notes
+    )
+    x, _ = data.train.windows.take(torch.tensor([0]))
+    assert torch.equal(x[0, :, 0], x[0, :, 1])  # the same scaled column twice; the model makes one relative
+    fixed = series_data(Table(frame, ["y"]), _cfg(time="t", window=6, level=False), "x.csv")
+    assert fixed.info.input_shape == (6, 1)
+
+
+def test_a_relative_model_that_outputs_zero_is_the_naive_forecast():
+    from treino import models
+    from treino.config import ModelConfig
+    from treino.data.series_baselines import naive
+
+    for frame in (_monthly(80), _monthly(80).assign(y=lambda f: np.sin(np.arange(80.0)))):  # trend / level
+        data = series_data(Table(frame, ["y"]), _cfg(time="month", window=6, horizon=2), "x.csv")
+        model = models.build(ModelConfig(kind="mlp", hidden=[4]), data.info, data.preprocessing["target"])
+        last = [m for m in model.modules() if isinstance(m, torch.nn.Linear)][-1]
+        torch.nn.init.zeros_(last.weight), torch.nn.init.zeros_(last.bias)
+        x, _ = next(data.test.windows.ordered())
+        with torch.no_grad():
+            assert torch.allclose(model(x), naive(data.test), atol=1e-4)

@@ -35,7 +35,7 @@ def test_metrics_carry_the_baselines_and_the_summary_says_them(series_run):
     base = metrics["baselines"]
     assert base["split"] == "test" and set(base) == {"split", "naive", "seasonal_naive", "linear_ar"}
     assert len(base["naive"]["mae_by_step"]) == 3
-    assert metrics["data"]["kind"] == "series" and metrics["data"]["input_shape"] == [10, 1]
+    assert metrics["data"]["kind"] == "series" and metrics["data"]["input_shape"] == [10, 2]  # y - last, y
     assert "test MAE against the baselines: model" in printed
     codes = {f["code"] for f in metrics["diagnosis"]}
     assert codes & {"beats_baselines", "worse_than_naive", "worse_than_linear"}

@@ -29,6 +29,11 @@ class SeriesConfig(BaseModel):
         description="The model sees its window's target values relative to the last one and predicts the change "
         "(its zero is the naive forecast), so a trend past the training range stays in range; false = levels.",
     )
+    level: bool | Literal["auto"] = Field(
+        "auto",
+        description="relative: also give the model the target's level (how far it is from its usual values); "
+        "auto = when the training part does not trend (a straight line explains under half its variance).",
+    )
     season: int | None = Field(
         None, description="Steps per season (12 for monthly data, 7 for daily): the seasonal naive baseline."
     )

@@ -298,6 +298,18 @@ def _elnino(n: int | None, noise: float | None, seed: int) -> Table:
 
 
 @builtin(
+    "elec_equip",
+    "regression",
+    "series: 257 months -> orders (time month, season 12)",
+    "statsmodels (euro area electrical equipment orders index, 1995-2016)",
+)
+def _elec_equip(n: int | None, noise: float | None, seed: int) -> Table:
+    raw = _statsmodels("elec_equip")
+    frame = pd.DataFrame({"month": raw.index.strftime("%Y-%m-%d"), "orders": raw.iloc[:, 0].to_numpy()})
+    return Table(frame, ["orders"], "regression", series={"time": "month", "season": 12})
+
+
+@builtin(
     "sunspots",
     "regression",
     "series: 309 years -> sunspots (time year, season 11)",

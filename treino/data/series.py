@@ -30,6 +30,7 @@ from treino.registry import did_you_mean
 
 AUTO_WINDOW, AUTO_SEASONS = 24, 2  # window auto: 2 seasons when the season is known, else 24 steps
 AUTO_SHARE = 4  # ... and at most a quarter of the training part
+TREND_SHARE = 0.5  # level auto: a trend explaining more of a target's variance hides the level
 
 
 @dataclass
@@ -76,6 +77,9 @@ def series_data(raw: Table, cfg: DataConfig, where: str) -> Data:
     check_finite(frame[inputs], where)
     od = order(frame, s, inputs, where, notes)
     codes, cuts = cut(od.times, cfg.split.val, cfg.split.test)
+    if s.relative and _level(s, od, codes, len(target), notes):  # targets twice: change and level
+        inputs = [*target, *inputs]
+        od.values = np.concatenate([od.values[:, : len(target)], od.values], axis=1)
     window = _window(s, od, codes, notes)
     horizon = s.horizon
     scaled, columns = scale_columns(od.values, codes == 0, inputs, cfg.scale)
@@ -106,7 +110,8 @@ def series_data(raw: Table, cfg: DataConfig, where: str) -> Data:
     notes.insert(0, _describe(od, s, window, horizon, cuts))
     info = DataInfo(
         task="regression", kind="series", input_shape=(window, len(inputs)), targets=target,
-        features=inputs, roles={c: "target" if c in target else "covariate" for c in inputs},
+        features=[f"{c} - last" for c in target] + inputs[len(target) :] if s.relative else inputs,
+        roles={c: "target" if c in target else "covariate" for c in inputs},
         source=where, notes=notes, window=window, horizon=horizon,
         sizes={n: len(p) if p is not None else 0 for n, p in zip(("train", "val", "test"), splits, strict=True)},
     )  # fmt: skip
@@ -217,6 +222,32 @@ def order(frame: pd.DataFrame, s: SeriesConfig, inputs: list[str], where: str, n
         notes.append(f"{int(empty.sum())} empty values filled by linear interpolation within each series "
                      f"(first in '{col}' at row {first})")  # fmt: skip
     return Ordered(times[index], kind, index, bounds, groups, values.to_numpy(), step or {"number": 1.0})
+
+
+def _level(s: SeriesConfig, od: Ordered, codes: np.ndarray, k: int, notes: list[str]) -> bool:
+    """data.series.level: whether the model also sees the targets' level beside their change.
+    auto: when the training part does not trend (a straight line through time explains less than
+    TREND_SHARE of any target's variance in any series): then the level says how far the series
+    is from its usual values (it reverts); a trending series' future levels lie outside every
+    training window, where a network extrapolates badly, so it sees the changes only."""
+    if s.level != "auto":
+        return bool(s.level)
+    share = 0.0
+    for a, b in od.bounds:
+        rows = np.flatnonzero(codes[a:b] == 0)
+        for j in range(k):
+            y = od.values[a:b][rows, j]
+            if len(rows) > 2 and y.std() > 0:
+                share = max(share, float(np.corrcoef(rows, y)[0, 1] ** 2))
+    level = share < TREND_SHARE
+    said = (
+        "an input too (the training part does not trend"
+        if level
+        else "not an input (the training part trends"
+    )
+    notes.append(f"data.series.level auto: the target's level is {said}: a straight line through time explains "
+                 f"{share:.0%} of its variance)")  # fmt: skip
+    return level
 
 
 def _window(s: SeriesConfig, od: Ordered, codes: np.ndarray, notes: list[str]) -> int:

@@ -57,7 +57,7 @@ def forecast(predictor: Any, data: Any, steps: int) -> tuple[pd.DataFrame, str]:
     frame, where = _frame(data)
     inputs, targets = list(state["inputs"]), list(state["targets"])
     window, horizon, k = int(state["window"]), int(state["horizon"]), len(targets)
-    needed = [c for c in [*inputs, state["time"], state["group"]] if c is not None]
+    needed = [c for c in dict.fromkeys([*inputs, state["time"], state["group"]]) if c is not None]
     missing = [c for c in needed if c not in frame.columns]
     if missing:
         raise DataError(
@@ -65,10 +65,11 @@ def forecast(predictor: Any, data: Any, steps: int) -> tuple[pd.DataFrame, str]:
             f"{', '.join(map(repr, needed))}"
         )
     recursive = steps > horizon
-    if recursive and len(inputs) > k:
+    covariates = [c for c in inputs if c not in targets]
+    if recursive and covariates:
         raise DataError(
             f"--steps {steps} is more than the model's horizon ({horizon}), so its forecasts would be fed back as "
-            f"inputs, but it also reads {', '.join(map(repr, inputs[k:]))}, whose future values are unknown; "
+            f"inputs, but it also reads {', '.join(map(repr, covariates))}, whose future values are unknown; "
             f"use --steps {horizon} or fewer"
         )
     s = SeriesConfig(time=state["time"], group=state["group"])
@@ -88,7 +89,8 @@ def forecast(predictor: Any, data: Any, steps: int) -> tuple[pd.DataFrame, str]:
     while sum(m.shape[1] for m in made) < steps:
         out = predictor.outputs(windows).float().numpy().reshape(len(windows), horizon, k)
         made.append(out)
-        new = torch.from_numpy(((out - shift[:k]) / scale[:k]).astype(np.float32))  # as inputs
+        source = [targets.index(c) for c in inputs]  # the target each input column repeats
+        new = torch.from_numpy(((out[:, :, source] - shift) / scale).astype(np.float32))  # as inputs
         windows = torch.cat([windows, new], dim=1)[:, -window:]  # only targets: no covariates here
     values = np.concatenate(made, axis=1)[:, :steps]  # (G, steps, K)
     parts = []
