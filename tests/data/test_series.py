@@ -203,7 +203,7 @@ def test_a_series_without_trend_also_shows_its_level():
 def test_a_relative_model_that_outputs_zero_is_the_naive_forecast():
     from treino import models
     from treino.config import ModelConfig
-    from treino.data.series_baselines import naive
+    from treino.data.series_baselines import naive, seasonal_naive
 
     for frame in (_monthly(80), _monthly(80).assign(y=lambda f: np.sin(np.arange(80.0)))):  # trend / level
         data = series_data(Table(frame, ["y"]), _cfg(time="month", window=6, horizon=2), "x.csv")
@@ -213,3 +213,12 @@ def test_a_relative_model_that_outputs_zero_is_the_naive_forecast():
         x, _ = next(data.test.windows.ordered())
         with torch.no_grad():
             assert torch.allclose(model(x), naive(data.test), atol=1e-4)
+    # anchored on the season: a zero output is the seasonal naive forecast, step by step
+    cfg = _cfg(time="month", window=14, horizon=3, season=4, anchor="season")
+    data = series_data(Table(_monthly(80), ["y"]), cfg, "x.csv")
+    model = models.build(ModelConfig(kind="mlp", hidden=[4]), data.info, data.preprocessing["target"])
+    last = [m for m in model.modules() if isinstance(m, torch.nn.Linear)][-1]
+    torch.nn.init.zeros_(last.weight), torch.nn.init.zeros_(last.bias)
+    x, _ = next(data.test.windows.ordered())
+    with torch.no_grad():
+        assert torch.allclose(model(x), seasonal_naive(data.test, 4), atol=1e-4)

@@ -29,6 +29,11 @@ class SeriesConfig(BaseModel):
         description="The model sees its window's target values relative to the last one and predicts the change "
         "(its zero is the naive forecast), so a trend past the training range stays in range; false = levels.",
     )
+    anchor: Literal["auto", "last", "season"] = Field(
+        "auto",
+        description="relative: the forecast the model corrects: last = the last value (naive), season = the "
+        "value one season before (seasonal naive); auto = the one with the smaller training error.",
+    )
     level: bool | Literal["auto"] = Field(
         "auto",
         description="relative: also give the model the target's level (how far it is from its usual values); "

@@ -23,7 +23,7 @@ from treino.data import series_time as T
 from treino.data.builtin import Table
 from treino.data.core import Data, check_finite
 from treino.data.info import DataInfo
-from treino.data.series_baselines import measure
+from treino.data.series_baselines import measure, naive, seasonal_naive
 from treino.data.series_windows import cut, scale_columns, window_split
 from treino.errors import DataError
 from treino.registry import did_you_mean
@@ -104,6 +104,9 @@ def series_data(raw: Table, cfg: DataConfig, where: str) -> Data:
         "columns": columns, "last": [T.show(od.times[b - 1], od.kind) for _, b in od.bounds],
     }  # fmt: skip
     state["target"] = _target_scale(od.values[codes == 0][:, : len(target)], columns, horizon, cfg, s)
+    if s.relative:
+        season = _anchor(s, train, window, notes)
+        state["target"]["anchor"] |= {"window": window, "season": season}
     held = test if test is not None else val
     if held is not None:
         state["baselines"] = measure(train, held, s.season, "test" if test is not None else "val")
@@ -116,6 +119,26 @@ def series_data(raw: Table, cfg: DataConfig, where: str) -> Data:
         sizes={n: len(p) if p is not None else 0 for n, p in zip(("train", "val", "test"), splits, strict=True)},
     )  # fmt: skip
     return Data(train, val, test, info, state)  # type: ignore[arg-type]
+
+
+def _anchor(s: SeriesConfig, train: Any, window: int, notes: list[str]) -> int:
+    """data.series.anchor: the season whose seasonal naive forecast the model corrects, or 0 for
+    the naive one (the last value); auto = the one with the smaller MAE on the training windows."""
+    if s.anchor == "last" or not s.season or (s.anchor == "auto" and s.season > window):
+        return 0
+    if s.season > window:
+        raise DataError(
+            f"data.series.anchor: season needs a window of at least one season ({s.season} steps), "
+            f"but data.series.window is {window}; widen the window or use anchor: last"
+        )
+    if s.anchor == "season":
+        return s.season
+    last = float((naive(train) - train.y).abs().mean())
+    seasonal = float((seasonal_naive(train, s.season) - train.y).abs().mean())
+    chosen = "season" if seasonal < last else "last"
+    notes.append(f"data.series.anchor auto: {chosen} (MAE on the training windows: seasonal naive "
+                 f"{seasonal:.4g}, naive {last:.4g})")  # fmt: skip
+    return s.season if seasonal < last else 0
 
 
 def _target_scale(
