@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import textwrap
 
+import numpy as np
 import pytest
 import torch
 
@@ -111,3 +112,127 @@ def test_a_regression_loss_on_classes_compares_probabilities_with_one_hot_labels
     wrong.grad = None
     L.build("bce", "binary")(wrong, torch.zeros(1, 1)).backward()
     assert mse_grad < 0.01 < 0.99 < wrong.grad.item()
+
+
+DATA_MODULE = """
+import torch
+from torch.utils.data import Dataset
+
+
+class Blobs(Dataset):
+    classes = ["red", "green", "blue"]
+
+    def __init__(self, n=150, seed=0):
+        g = torch.Generator().manual_seed(seed)
+        self.y = torch.arange(n) % 3
+        self.x = torch.randn(n, 2, generator=g) * 0.3 + torch.stack([self.y.float(), (self.y == 1).float()], 1) * 3
+
+    def __len__(self):
+        return len(self.y)
+
+    def __getitem__(self, i):
+        return self.x[i], int(self.y[i])
+
+
+class Squares(Dataset):
+    def __init__(self, n=60):
+        self.n = n
+
+    def __len__(self):
+        return self.n
+
+    def __getitem__(self, i):
+        x = torch.zeros(1, 8, 8)
+        r = 4 * (i % 2) + (i // 2) % 3
+        x[0, r : r + 2, r : r + 2] = 1.0
+        return x, i % 2
+
+
+class Single(Blobs):
+    def __getitem__(self, i):
+        return self.x[i]
+
+
+class Ragged(Blobs):
+    def __getitem__(self, i):
+        return self.x[i, : 1 + i % 2], 0
+"""
+
+
+@pytest.fixture
+def data_here(tmp_path, monkeypatch):
+    """A working directory holding mydata.py (Dataset classes)."""
+    (tmp_path / "mydata.py").write_text(DATA_MODULE)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    return tmp_path
+
+
+def test_own_dataset_through_split_report_and_predict(data_here, cli):
+    import mydata
+
+    run = data_here / "blobs"
+    result = cli(["train", "--data", "mydata:Blobs", "--set", "data.args={n: 120}", "--set", "train.epochs=20",
+                  "--set", "log.progress=false", "-q", "--out", run])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["data"]["source"] == "mydata:Blobs"
+    assert metrics["data"]["classes"] == ["blue", "green", "red"]  # the class's own names
+    assert sum(metrics["data"]["sizes"].values()) == 120  # data.args reached the class
+    assert metrics["test"]["accuracy"] > 0.9
+    assert (run / "report.html").is_file()
+    predicted = cli(["predict", run, "mydata:Blobs", "--trust-code"])  # the class, with the run's data.args
+    assert predicted.exit_code == 0, predicted.output
+    assert predicted.output.splitlines()[0] == "row,prediction,prob_blue,prob_green,prob_red"
+    assert len(predicted.output.strip().splitlines()) == 121
+    refused = cli(["predict", run, "mydata:Blobs"])
+    assert refused.output.strip() == (
+        f"error: {run / 'model'}: the run's data.source is 'mydata:Blobs', your own code, which loading may run; "
+        f"if you trust this bundle, pass trust_code=True (CLI: --trust-code)"
+    )
+    labels = treino.load(run, trust_code=True).predict(mydata.Blobs(30, seed=5))  # new items of the class
+    assert (labels == np.array(["red", "green", "blue"] * 10)).mean() > 0.9
+
+
+def test_own_image_dataset_trains_a_cnn(data_here):
+    import mydata
+
+    run = treino.train(data="mydata:Squares", overrides=["train.epochs=3", "log.plots=false"],
+                       out=data_here / "sq", quiet=True)  # fmt: skip
+    assert run.metrics["data"]["kind"] == "image" and run.metrics["model"]["kind"] == "cnn"
+    assert list(treino.load(data_here / "sq", trust_code=True).predict(mydata.Squares(4))) == [
+        "0",
+        "1",
+        "0",
+        "1",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("source", "message"),
+    [
+        ("mydata:Blob", "data.source: module 'mydata' has no 'Blob'; Dataset classes there: Blobs, Ragged, Single, "
+                        "Squares"),
+        ("mydata:Dataset", "data.source: 'mydata:Dataset' is not a Dataset class; give a class with __len__ and "
+                           "__getitem__ returning (input, target)"),
+        ("nodata:Blobs", "data.source: cannot import 'nodata:Blobs' (ModuleNotFoundError: No module named "
+                         "'nodata'); give 'package.module:Class' importable from the working directory"),
+        ("mydata:Single", "data.source: mydata:Single[0] is a Tensor, not an (input, target) pair; return (x, y) "
+                          "from __getitem__"),
+        ("mydata:Ragged", "data.source: mydata:Ragged[1] has an input of shape (2,) but item 0 has (1,); give "
+                          "inputs of one shape"),
+    ],
+)  # fmt: skip
+def test_own_dataset_errors(data_here, source, message):
+    with pytest.raises(treino.errors.DataError) as err:
+        treino.train(data=source, overrides=["train.epochs=1"], out=data_here / "r", quiet=True)
+    assert str(err.value) == message
+
+
+def test_own_dataset_args_error(data_here):
+    with pytest.raises(treino.errors.DataError) as err:
+        treino.train(data="mydata:Blobs", overrides=["data.args={size: 3}"], out=data_here / "r", quiet=True)
+    assert str(err.value) == (
+        "data.source: mydata:Blobs(**data.args) failed (Blobs.__init__() got an unexpected keyword argument "
+        "'size'); fix data.args"
+    )

@@ -94,7 +94,8 @@ def parse_bytes(value: str) -> int | None:
 
 
 class DataConfig(Section):
-    source: str = Field("digits", description="A built-in dataset name or a path.")
+    source: str = Field("digits", description="A built-in dataset, a path, or your Dataset as 'pkg.mod:Class'.")  # fmt: skip
+    args: dict[str, Any] = Field(default_factory=dict, description="Arguments of your own Dataset class.")
     target: str | list[str] | None = Field(
         None, description="Target column(s) of a table; a list means multi-output regression."
     )

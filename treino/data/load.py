@@ -11,6 +11,7 @@ import pandas as pd
 import torch
 
 from treino.config import DataConfig
+from treino.data import own
 from treino.data.build import image_data, table_data
 from treino.data.builtin import DATASETS, Images, Table, subsample
 from treino.data.core import Data, memory_budget
@@ -75,6 +76,8 @@ def resolve(cfg: DataConfig, seed: int) -> tuple[Table | Images | LazyImages | S
             )
         return subsample(entry.load(None, None, seed), cfg.n_samples, seed), source
     path = Path(source).expanduser()
+    if own.is_own(source) and not path.exists():  # your own Dataset class, built with data.args
+        return own.read(source, cfg.args, lambda npz: _read_path(npz, cfg, "data.source")), source
     if path.exists():
         return _read_path(path, cfg, "data.source"), str(path)
     hint = did_you_mean(source, DATASETS.names())

@@ -16,6 +16,7 @@ from torch import nn
 
 from treino import config as C
 from treino import files
+from treino.data import own
 from treino.data.info import DataInfo
 from treino.engine.loop import forward_rows, resolve_device
 from treino.errors import DataError, RunError
@@ -147,6 +148,10 @@ class Predictor:
     ) -> Iterator[Chunk]:
         """The input, preprocessed, in chunks of at most `chunk_rows` (ids + features + raw targets);
         with `sparse`, TF-IDF features stay a scipy CSR matrix (`outputs` takes either)."""
+        if own.readable(data):  # your Dataset (an object, or 'pkg.mod:Class' built with data.args): its inputs
+            with own.npz(data, self.config.data.args) as path:
+                yield from self.chunks(path, id_column, chunk_rows, sparse)
+            return
         data = self._rows(data)
         if self.info.kind == "sequence":  # x (N, T, F) from an .npz file or an array
             from treino.data.sequences import sequence_inputs
