@@ -322,6 +322,26 @@ def _sunspots(n: int | None, noise: float | None, seed: int) -> Table:
 
 
 @builtin(
+    "sunspots_monthly",
+    "regression",
+    "series: 3126 months -> sunspots (time month)",
+    "statsmodels (monthly mean sunspot numbers 1749-2009, its source file)",
+)
+def _sunspots_monthly(n: int | None, noise: float | None, seed: int) -> Table:
+    _need("statsmodels", "sunspots_monthly", "pip install statsmodels")
+    spec = importlib.util.find_spec("statsmodels")
+    path = Path(spec.origin).parent / "datasets" / "sunspots" / "src" / "sunspots_monthly.dat"  # type: ignore[union-attr,arg-type]
+    months, values = [], []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        parts = line.split()  # a year, then one mean per month (the last year is partial)
+        if len(parts) > 1 and len(parts[0]) == 4 and parts[0].isdigit():
+            months += [f"{parts[0]}-{m:02d}-01" for m in range(1, len(parts))]
+            values += [float(v) for v in parts[1:]]
+    return Table(pd.DataFrame({"month": months, "sunspots": values}), ["sunspots"], "regression",
+                 series={"time": "month"})  # fmt: skip
+
+
+@builtin(
     "nile", "regression", "series: 100 years -> volume (time year)", "statsmodels (yearly Nile flow at Aswan)"
 )
 def _nile(n: int | None, noise: float | None, seed: int) -> Table:
