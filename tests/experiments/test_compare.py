@@ -100,10 +100,20 @@ def test_lesson_with_config_is_refused(cli, tmp_path):
 def test_unknown_lesson_lists_the_lessons(cli):
     result = cli(["compare", "--lesson", "optimiser"])
     assert result.exit_code == 2
+    from treino.experiments.lessons import LESSONS
+
     assert result.output.strip() == (
         "error: --lesson: unknown lesson 'optimiser' (did you mean 'optimizers'?); choose one of: "
-        "batch-regimes, optimizers, learning-rates, dropout, regularization, init"
+        + ", ".join(LESSONS.names())  # every lesson, in the order they are added
     )
+    assert LESSONS.names()[:6] == [
+        "batch-regimes",
+        "optimizers",
+        "learning-rates",
+        "dropout",
+        "regularization",
+        "init",
+    ]
 
 
 def test_failed_variant_is_reported_and_the_others_finish(tmp_path):

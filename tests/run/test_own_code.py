@@ -236,3 +236,17 @@ def test_own_dataset_args_error(data_here):
         "data.source: mydata:Blobs(**data.args) failed (Blobs.__init__() got an unexpected keyword argument "
         "'size'); fix data.args"
     )
+
+
+def test_losses_lesson_runs_its_three_losses(tmp_path):
+    from treino.experiments import lessons
+
+    result = lessons.run("losses", out=tmp_path / "losses", overrides=["train.epochs=2"], quiet=True)
+    runs = sorted((tmp_path / "losses" / "runs").iterdir())
+    assert [r.name for r in runs] == [
+        "01-cross-entropy_bce-seed0", "02-MSE_on_the_probability-seed0", "03-L1_on_the_probability-seed0",
+    ]  # fmt: skip
+    notes = [json.loads((r / "metrics.json").read_text())["data"]["notes"] for r in runs]
+    assert L.note("mse", "binary") in notes[1] and L.note("l1", "binary") in notes[2]
+    assert not any("preferred" in n for n in notes[0])
+    assert result is not None
