@@ -189,6 +189,35 @@ _add(Lesson(
 ))  # fmt: skip
 
 
+_add(Lesson(
+    name="losses",
+    title="Cross-entropy vs MSE for logistic regression",
+    config={
+        "name": "losses", "data": {"source": "breast_cancer"},
+        "model": {"kind": "logistic", "init": "normal", "init_std": 1.0},
+        "optimizer": {"name": "sgd", "lr": 0.05}, "train": {"epochs": 30, "batch_size": 32, **_NO_STOP},
+    },
+    variants=[
+        ("cross-entropy (bce)", {"loss.name": "bce"}),
+        ("MSE on the probability", {"loss.name": "mse"}),
+        ("L1 on the probability", {"loss.name": "l1"}),
+    ],
+    look_for=(
+        "The course's logistic regression (one sigmoid unit on 30 tumour measurements), started from "
+        "large random weights (normal, std 1.0) so that many first predictions are confidently wrong, "
+        "and trained with plain SGD; only the loss changes. MSE and L1 compare the predicted "
+        "probability with the 0/1 label; cross-entropy (bce) takes minus the log of the probability "
+        "given to the true class. The losses are on different scales: compare the accuracy, and how "
+        "fast each curve falls.\n\n"
+        "Through the sigmoid, MSE's gradient is (p - y) p (1 - p): when a prediction is confidently "
+        "wrong, p(1 - p) is almost zero and the weights barely move, so the examples that most need "
+        "correcting are corrected slowest. L1 has the same p(1 - p) factor. Cross-entropy's gradient is "
+        "p - y: the more wrong, the larger the step, and its loss is convex in the weights. That is "
+        "why classifiers train with cross-entropy (treino's auto), and why treino notes it when a "
+        "classifier trains with MSE."
+    ),
+))  # fmt: skip
+
 def run(
     name: str,
     *,
