@@ -67,6 +67,15 @@ def choose_threads(model: nn.Module, source: object, device: torch.device) -> in
         flops = step_flops(model, x, rows)  # type: ignore[arg-type]
     except Exception:
         return None
+    recurrent = [m for m in model.modules() if isinstance(m, nn.RNNBase)]
+    if recurrent:
+        # a recurrent layer runs one small matmul per time step, not one big one: the threads'
+        # fork/join is paid every step. Judged by one time step's work (an LSTM of 64 units at
+        # batch 32-64: 2 threads took 10-30x the CPU time of 1 on this loaded 2-core machine)
+        weights = sum(
+            p.numel() for m in recurrent for n, p in m.named_parameters() if n.startswith("weight_")
+        )
+        flops = 6.0 * weights * (rows or 1)  # forward + backward of one step, 2 FLOPs per multiply-add
     return 1 if flops < PARALLEL_FLOPS else min(cpu_cores(), torch.get_num_threads())
 
 
