@@ -217,6 +217,38 @@ _add(Lesson(
         "classifier trains with MSE."
     ),
 ))  # fmt: skip
+_add(Lesson(
+    name="sequences",
+    title="Linear autoregression vs RNN vs LSTM vs GRU on a series",
+    config={
+        "name": "sequences", "data": {"source": "sunspots"}, "model": {"kind": "rnn", "hidden": [32]},
+        "optimizer": {"name": "adam", "lr": 0.003}, "train": {"epochs": 60, "batch_size": 32, **_NO_STOP},
+    },
+    variants=[
+        ("linear (autoregression)", {"model.kind": "linear"}),
+        ("RNN (plain, tanh)", {"model.cell": "rnn"}),
+        ("LSTM", {"model.cell": "lstm"}),
+        ("GRU", {"model.cell": "gru"}),
+    ],
+    look_for=(
+        "Three centuries of yearly sunspot counts (1700-2008), a cycle of about 11 years whose peaks "
+        "differ in height. Each model sees the last 22 years (data.series.window auto: two cycles) "
+        "and predicts the next year; the split is by time, so the test part is the most recent 46 "
+        "years, which no model has seen. The loss is the squared error on the standardized count.\n\n"
+        "The linear model is an autoregression: next year as a weighted sum of the past 22. It "
+        "learns at once, but a weighted sum cannot make the cycle's sharp rise and slow fall: its "
+        "validation loss stays the highest. The recurrent networks read the years one at a time "
+        "and carry a state: the plain RNN (the course's Elman network), the LSTM and the GRU all "
+        "get below the linear model, close to one another; the gates of the LSTM and the GRU, "
+        "which keep what matters across many steps, matter more on longer windows than these 22 "
+        "years (try --set data.series.window=44). Per wall-clock second the linear model is the "
+        "cheapest: each recurrent step waits for the one before.\n\n"
+        "Every series run also reports baselines on the same test years: the naive forecast (this "
+        "year = last year), the seasonal naive (one cycle ago) and a least-squares autoregression. "
+        "Open a variant's report.html to see its forecasts against them (treino report RUN)."
+    ),
+))  # fmt: skip
+
 
 def run(
     name: str,
