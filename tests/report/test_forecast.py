@@ -108,3 +108,13 @@ def test_predict_steps_refuses_a_short_series(series_run, cli, tmp_path):
         f"error: {tmp_path / 'short.csv'}: the series has 5 steps but the model reads the last 10 "
         f"(data.series.window); give at least 10 rows"
     )
+
+
+def test_sequences_lesson_runs(cli, tmp_path):
+    result = cli(
+        ["compare", "--lesson", "sequences", "--set", "train.epochs=1", "--out", tmp_path / "lesson"]
+    )
+    assert result.exit_code == 0, result.output
+    summary = pd.read_csv(tmp_path / "lesson" / "summary.csv")
+    assert summary["variant"].tolist() == ["linear (autoregression)", "RNN (plain, tanh)", "LSTM", "GRU"]
+    assert (summary["status"] == "completed").all() and summary["test_mae_mean"].notna().all()

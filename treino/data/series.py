@@ -10,7 +10,6 @@ autoregression baselines are measured on the same test windows (series_baselines
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -24,26 +23,13 @@ from treino.data.builtin import Table
 from treino.data.core import Data, check_finite
 from treino.data.info import DataInfo
 from treino.data.series_baselines import measure, naive, seasonal_naive
-from treino.data.series_windows import cut, scale_columns, window_split
+from treino.data.series_windows import Ordered, cut, scale_columns, window_split
 from treino.errors import DataError
 from treino.registry import did_you_mean
 
 AUTO_WINDOW, AUTO_SEASONS = 24, 2  # window auto: 2 seasons when the season is known, else 24 steps
 AUTO_SHARE = 4  # ... and at most a quarter of the training part
 TREND_SHARE = 0.5  # level auto: a trend explaining more of a target's variance hides the level
-
-
-@dataclass
-class Ordered:
-    """The series after parsing: rows sorted by (series, time), as arrays."""
-
-    times: np.ndarray  # (T,) float64 numbers or datetime64[ns]
-    kind: str  # "number" or "date"
-    rows: np.ndarray  # (T,) the file's 0-based row of each
-    bounds: list[tuple[int, int]]  # [first, end) rows of each series
-    names: list[str]  # each series' group value ("" without a group)
-    values: np.ndarray  # (T, F) float64 inputs: targets first, then covariates
-    step: T.Step
 
 
 def settings(cfg: DataConfig, raw: Table) -> SeriesConfig:

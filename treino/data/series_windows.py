@@ -5,16 +5,27 @@ the one ordered series tensor."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import torch
 
 from treino.batches.windows import EVAL_ROWS, Windows
+from treino.data.series_time import Step
 
-if TYPE_CHECKING:
-    from treino.data.series import Ordered
+
+@dataclass
+class Ordered:
+    """The series after parsing: rows sorted by (series, time), as arrays."""
+
+    times: np.ndarray  # (T,) float64 numbers or datetime64[ns]
+    kind: str  # "number" or "date"
+    rows: np.ndarray  # (T,) the file's 0-based row of each
+    bounds: list[tuple[int, int]]  # [first, end) rows of each series
+    names: list[str]  # each series' group value ("" without a group)
+    values: np.ndarray  # (T, F) float64 inputs: targets first, then covariates
+    step: Step
 
 
 def cut(times: np.ndarray, val: float, test: float) -> tuple[np.ndarray, list[Any]]:
