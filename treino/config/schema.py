@@ -58,7 +58,8 @@ class ImageConfig(Section):
 class TextConfig(Section):
     mode: Literal["tfidf", "tokens"] = Field(
         "tfidf",
-        description="tfidf: TF-IDF features (see sparse); tokens: padded token ids for model.kind text.",
+        description="tfidf: TF-IDF features (see sparse); tokens: padded token ids, for model.kind text "
+        "(the mean of the word vectors) or rnn (read in order).",
     )
     max_features: int | None = Field(
         None,
