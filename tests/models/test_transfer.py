@@ -173,3 +173,13 @@ def test_cli_fine_tune_new_classes_with_a_frozen_backbone(tmp_path, cli):
     assert "model.freeze: features, head (35,360 of 35,685 parameters frozen)" in notes
     assert "(325 trainable, 35,360 frozen)" in metrics["model"]["summary"]
     assert metrics["test"]["accuracy"] > 0.5  # a new head on a kept backbone learns the new classes
+
+
+def test_onecycle_keeps_the_backbone_ratio():
+    from treino.engine import optimizers, schedules
+
+    net = Net()
+    opt = optimizers.build("sgd", F.groups(net, ["out"], 0.1), lr=0.1)
+    schedules.build("onecycle", opt, 2, 5)
+    peaks = [g["max_lr"] for g in opt.param_groups]
+    assert peaks[0] == pytest.approx(1.0) and peaks[1] == pytest.approx(0.1)
