@@ -118,3 +118,11 @@ def test_sequences_lesson_runs(cli, tmp_path):
     summary = pd.read_csv(tmp_path / "lesson" / "summary.csv")
     assert summary["variant"].tolist() == ["linear (autoregression)", "RNN (plain, tanh)", "LSTM", "GRU"]
     assert (summary["status"] == "completed").all() and summary["test_mae_mean"].notna().all()
+
+
+def test_a_series_model_exports_to_onnx(series_run, cli):
+    pytest.importorskip("onnxruntime")
+    out, _ = series_run
+    result = cli(["export", out, "--format", "onnx"])
+    assert result.exit_code == 0, result.output
+    assert "onnxruntime parity: max abs difference" in result.output and (out / "model.onnx").exists()

@@ -43,7 +43,10 @@ class LastValue(nn.Module):
         # forecast), row window - 1 + k - season * ceil(k / season) of the window; else the last row
         ahead = torch.arange(1, horizon + 1)
         at = window - 1 + ahead - season * torch.ceil(ahead / max(season, 1)).long() if season else None
-        self.register_buffer("at", at if at is not None else torch.zeros(0, dtype=torch.long))
+        # derived from window and season (in the bundle's config), so not saved with the weights
+        self.register_buffer(
+            "at", at if at is not None else torch.zeros(0, dtype=torch.long), persistent=False
+        )
         # input units -> the target's standardized units: (x * scale + shift - mean) / std
         self.register_buffer("a", torch.tensor(scale, dtype=torch.float32) / torch.tensor(std))
         self.register_buffer("b", (torch.tensor(shift) - torch.tensor(mean)) / torch.tensor(std))
