@@ -222,3 +222,15 @@ def test_a_relative_model_that_outputs_zero_is_the_naive_forecast():
     x, _ = next(data.test.windows.ordered())
     with torch.no_grad():
         assert torch.allclose(model(x), seasonal_naive(data.test, 4), atol=1e-4)
+
+
+def test_windows_shard_each_batch_between_processes():
+    s = torch.arange(40.0)[:, None]
+    whole = Windows(s, s, torch.arange(30), window=4, horizon=1, batch_size=8)
+    shards = [whole.shard(rank, 2) for rank in (0, 1)]
+    batches = [list(src.epoch(torch.Generator().manual_seed(3))) for src in (whole, *shards)]
+    for (_, y), (_, y0), (_, y1) in zip(*batches, strict=True):  # rows r, r + 2, ... of the same draw
+        assert torch.equal(y0, y[0::2] if len(y) % 2 == 0 else torch.cat([y, y[:1]])[0::2])
+        assert torch.equal(y1, y[1::2] if len(y) % 2 == 0 else torch.cat([y, y[:1]])[1::2])
+    with pytest.raises(Exception, match="train.batch_size 8 does not split evenly over 3 processes"):
+        whole.shard(0, 3)

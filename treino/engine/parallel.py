@@ -65,6 +65,8 @@ class Group:
         """This rank's share of the training batches; `source.batch_size` stays the global batch."""
         if isinstance(source, InMemory):
             return Shard(source, self.rank, self.world)
+        if callable(getattr(source, "shard", None)):  # a series' windows (batches.windows) shard themselves
+            return source.shard(self.rank, self.world)  # type: ignore[attr-defined]
         return _sharded_loader(source, self.rank, self.world, seed)
 
     def reduce_epoch(
