@@ -232,5 +232,5 @@ def test_windows_shard_each_batch_between_processes():
     for (_, y), (_, y0), (_, y1) in zip(*batches, strict=True):  # rows r, r + 2, ... of the same draw
         assert torch.equal(y0, y[0::2] if len(y) % 2 == 0 else torch.cat([y, y[:1]])[0::2])
         assert torch.equal(y1, y[1::2] if len(y) % 2 == 0 else torch.cat([y, y[:1]])[1::2])
-    with pytest.raises(Exception, match="train.batch_size 8 does not split evenly over 3 processes"):
+    with pytest.raises(Exception, match=r"train\.batch_size 8 does not split evenly over 3 processes"):
         whole.shard(0, 3)
