@@ -234,3 +234,16 @@ def test_windows_shard_each_batch_between_processes():
         assert torch.equal(y1, y[1::2] if len(y) % 2 == 0 else torch.cat([y, y[:1]])[1::2])
     with pytest.raises(Exception, match=r"train\.batch_size 8 does not split evenly over 3 processes"):
         whole.shard(0, 3)
+
+
+def test_several_targets_and_a_covariate():
+    frame = _monthly(60)
+    frame["z"] = np.cos(np.arange(60.0))
+    cfg = DataConfig(source="x.csv", target=["y", "z"], series={"time": "month", "window": 5, "horizon": 2},
+                     split={"val": 0.2, "test": 0.2})  # fmt: skip
+    data = series_data(Table(frame, ["y", "z"]), cfg, "x.csv")
+    assert data.info.n_outputs == 4 and data.info.features[:2] == ["y - last", "z - last"]
+    assert "temp" in data.info.features and data.info.roles["temp"] == "covariate"
+    start = int(data.train.windows.starts[0])
+    expected = [frame["y"][start + 5], frame["z"][start + 5], frame["y"][start + 6], frame["z"][start + 6]]
+    assert data.train.y[0].tolist() == pytest.approx(expected, rel=1e-6)  # step-major: (horizon, targets)
