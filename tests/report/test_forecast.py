@@ -126,3 +126,21 @@ def test_a_series_model_exports_to_onnx(series_run, cli):
     result = cli(["export", out, "--format", "onnx"])
     assert result.exit_code == 0, result.output
     assert "onnxruntime parity: max abs difference" in result.output and (out / "model.onnx").exists()
+
+
+def test_recursive_forecast_with_covariates_is_refused(cli, tmp_path):
+    t = np.arange(80)
+    frame = pd.DataFrame({"t": t, "y": np.sin(t / 3.0), "temp": np.cos(t / 5.0)})
+    frame.to_csv(tmp_path / "s.csv", index=False)
+    run = cli(["train", "--data", tmp_path / "s.csv", "--target", "y", "--set", "data.series.time=t",
+               "--set", "data.series.window=6", "--set", "train.epochs=1", "--set", "model.hidden=[4]",
+               "--out", tmp_path / "run", "-q"])  # fmt: skip
+    assert run.exit_code == 0, run.output
+    result = cli(["predict", tmp_path / "run", tmp_path / "s.csv", "--steps", "3"])
+    assert result.exit_code == 2
+    assert result.output.strip() == (
+        "error: --steps 3 is more than the model's horizon (1), so its forecasts would be fed back as inputs, "
+        "but it also reads 'temp', whose future values are unknown; use --steps 1 or fewer"
+    )
+    direct = cli(["predict", tmp_path / "run", tmp_path / "s.csv", "--steps", "1"])
+    assert direct.exit_code == 0 and "direct" in direct.output

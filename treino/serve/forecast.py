@@ -89,9 +89,10 @@ def forecast(predictor: Any, data: Any, steps: int) -> tuple[pd.DataFrame, str]:
     while sum(m.shape[1] for m in made) < steps:
         out = predictor.outputs(windows).float().numpy().reshape(len(windows), horizon, k)
         made.append(out)
-        source = [targets.index(c) for c in inputs]  # the target each input column repeats
-        new = torch.from_numpy(((out[:, :, source] - shift) / scale).astype(np.float32))  # as inputs
-        windows = torch.cat([windows, new], dim=1)[:, -window:]  # only targets: no covariates here
+        if recursive:  # fed back as inputs (only targets: covariates were refused above)
+            source = [targets.index(c) for c in inputs]  # the target each input column repeats
+            new = torch.from_numpy(((out[:, :, source] - shift) / scale).astype(np.float32))
+            windows = torch.cat([windows, new], dim=1)[:, -window:]
     values = np.concatenate(made, axis=1)[:, :steps]  # (G, steps, K)
     parts = []
     for g, ((_, b), name) in enumerate(zip(od.bounds, od.names, strict=True)):
