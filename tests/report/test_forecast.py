@@ -144,3 +144,14 @@ def test_recursive_forecast_with_covariates_is_refused(cli, tmp_path):
     )
     direct = cli(["predict", tmp_path / "run", tmp_path / "s.csv", "--steps", "1"])
     assert direct.exit_code == 0 and "direct" in direct.output
+
+
+def test_evaluate_rereads_a_builtin_series_as_training_did(series_run, cli):
+    """Regression: the saved config.yaml spells out data.series (time: null, season: null), which
+    overrode the built-in's own time column and season, so evaluate saw 'the data changed'."""
+    out, _ = series_run
+    result = cli(["evaluate", out])
+    assert result.exit_code == 0, result.output
+    evaluation = json.loads((out / "evaluation.json").read_text())
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert evaluation["metrics"]["mae"] == pytest.approx(metrics["test"]["mae"], rel=1e-5)

@@ -33,10 +33,11 @@ TREND_SHARE = 0.5  # level auto: a trend explaining more of a target's variance 
 
 
 def settings(cfg: DataConfig, raw: Table) -> SeriesConfig:
-    """data.series, its keys left unset taken from a built-in series' defaults (time, season)."""
+    """data.series, its keys left at their defaults taken from a built-in series' (time, season):
+    a run's saved config.yaml spells every key out, so 'set' cannot mean 'written'."""
     given = cfg.series or SeriesConfig()
     defaults = dict(raw.series or {})
-    return SeriesConfig(**(defaults | given.model_dump(include=given.model_fields_set)))
+    return SeriesConfig(**(defaults | given.model_dump(exclude_defaults=True)))
 
 
 def is_series(cfg: DataConfig, raw: Any) -> bool:
