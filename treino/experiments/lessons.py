@@ -3,10 +3,12 @@ config on a built-in dataset, a few labelled variants, and what to look for in t
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from treino.experiments import transfer
 from treino.registry import Registry
 
 
@@ -20,6 +22,7 @@ class Lesson:
     variants: list[tuple[str, dict[str, Any]]]
     look_for: str
     repeats: int = 1
+    prepare: Callable[[Lesson, bool], Lesson] | None = None  # work before the variants (transfer: pretraining)
 
 
 LESSONS: Registry[Lesson] = Registry("lesson", key="--lesson")
@@ -250,6 +253,41 @@ _add(Lesson(
 ))  # fmt: skip
 
 
+_add(Lesson(
+    name="transfer",
+    title="Transfer learning: from scratch vs fine-tuned vs frozen with a new head",
+    config={
+        "name": "transfer", "model": transfer.MODEL,
+        "data": {"source": transfer.SOURCE, "args": {"classes": [5, 6, 7, 8, 9], "rows": 1000, "seed": 1},
+                 "split": {"val": 0.05, "test": 0.9}},
+        "optimizer": {"name": "adam", "lr": 0.001}, "train": {"epochs": 20, "batch_size": 16, **_NO_STOP},
+    },
+    variants=[
+        ("from scratch", {}),
+        ("fine-tuned", {"model.weights": "{pretrained}", "model.reset": ["head", "out"],
+                        "optimizer.backbone_lr_mult": 0.1}),
+        ("frozen, new head", {"model.weights": "{pretrained}", "model.reset": ["head", "out"],
+                              "model.freeze": ["features"]}),
+    ],
+    prepare=transfer.prepare,
+    repeats=3,
+    look_for=(
+        "A CNN is first trained on the images of classes 0-4 (Fashion-MNIST when installed, else the "
+        "MNIST digits of mnist5k); this happens once and is cached. The lesson then has a small "
+        "labelled set of the other classes, 5-9, which that network never saw: 50 training images "
+        "(10 per class), 50 for validation and 900 for the test. Three seeds: each draws other images.\n\n"
+        "From scratch, the CNN starts from random weights and must learn its filters from 50 images. "
+        "The two others start from the pretrained convolutions with a new dense head (model.reset: "
+        "[head, out]). Fine-tuned, the convolutions train too, at a tenth of the learning rate "
+        "(optimizer.backbone_lr_mult: 0.1) so the new head's first large errors do not wash out what "
+        "they learnt. Frozen, they stay fixed (model.freeze: [features]), batch-norm statistics "
+        "included, and only the new head learns, as in the course's 'Torch Vision models'.\n\n"
+        "The pretrained filters (strokes, edges, blobs) serve the new classes too: the pretrained "
+        "variants start higher and need fewer epochs. With so few images, the scores differ from "
+        "seed to seed by several points: compare the means, and the spread."
+    ),
+))  # fmt: skip
+
 def run(
     name: str,
     *,
@@ -267,6 +305,7 @@ def run(
     from treino.experiments.compare import Variant, compare
 
     lesson = LESSONS.get(name)
+    lesson = lesson.prepare(lesson, quiet) if lesson.prepare else lesson
     variants = [Variant(label, settings) for label, settings in lesson.variants]
     about = {"name": lesson.name, "title": lesson.title, "look_for": lesson.look_for}
     return compare(lesson.config, variants, repeats=repeats or lesson.repeats, out=out,
