@@ -118,9 +118,7 @@ class DataConfig(Section):
     )
     image: ImageConfig = Field(default_factory=ImageConfig)
     text: TextConfig = Field(default_factory=TextConfig)
-    series: SeriesConfig | None = Field(
-        None, description="Forecast a time series (see docs/data.md); null = rows are independent."
-    )
+    series: SeriesConfig | None = Field(None, description="Forecast a time series (docs/data.md); null = no.")
     categorical: Literal["onehot", "index"] = Field(
         "onehot", description="Categorical inputs: one-hot columns, or one index column (0 = unknown)."
     )
