@@ -148,7 +148,7 @@ class Predictor:
     ) -> Iterator[Chunk]:
         """The input, preprocessed, in chunks of at most `chunk_rows` (ids + features + raw targets);
         with `sparse`, TF-IDF features stay a scipy CSR matrix (`outputs` takes either)."""
-        if own.readable(data):  # your Dataset (an object, or 'pkg.mod:Class' built with data.args): its inputs
+        if own.readable(data):  # a Dataset object, or 'pkg.mod:Class' built with data.args
             with own.npz(data, self.config.data.args) as path:
                 yield from self.chunks(path, id_column, chunk_rows, sparse)
             return
@@ -281,7 +281,11 @@ def load(
             f"{folder}: the model is the custom class '{kind}', and loading it runs that module's code; "
             f"if you trust this bundle, pass trust_code=True (CLI: --trust-code)"
         )
-    own = [f"{k} is '{v}'" for k, v in (("loss.name", cfg.loss.name), ("data.source", cfg.data.source)) if is_own(v)]
+    own = [
+        f"{k} is '{v}'"
+        for k, v in (("loss.name", cfg.loss.name), ("data.source", cfg.data.source))
+        if is_own(v) and not v.startswith("treino.")
+    ]  # treino's own classes (a lesson's data) are trusted
     if own and not trust_code:  # evaluate builds the loss; predicting may read inputs with the Dataset class
         raise RunError(f"{folder}: the run's {' and '.join(own)}, your own code, which loading may run; if you "
                        f"trust this bundle, pass trust_code=True (CLI: --trust-code)")  # fmt: skip
