@@ -106,6 +106,19 @@ def test_idx_folder_uses_t10k_as_test(tmp_path, gz):
     assert data.info.input_shape == (1, 6, 6) and data.info.classes == ["0", "1", "2"]
 
 
+def test_idx_labels_that_are_not_0_to_k_minus_1_become_class_indices(tmp_path):
+    """Labels 3, 7, 9 (a subset of MNIST's, or 1-based ones): indices 0..2, named by the labels;
+    they once reached the loss as they were and crashed it (IndexError: Target 9 is out of bounds)."""
+    rng = np.random.default_rng(0)
+    _write_idx(tmp_path / "train-images-idx3-ubyte", rng.integers(0, 255, (30, 6, 6)), False)
+    _write_idx(tmp_path / "train-labels-idx1-ubyte", np.array([3, 7, 9] * 10), False)
+    _write_idx(tmp_path / "t10k-images-idx3-ubyte", rng.integers(0, 255, (6, 6, 6)), False)
+    _write_idx(tmp_path / "t10k-labels-idx1-ubyte", np.array([9, 3, 7] * 2), False)
+    data = _load(tmp_path)
+    assert data.info.classes == ["3", "7", "9"]
+    assert data.test.y.tolist() == [2.0, 0.0, 1.0] * 2
+
+
 def test_augmentation_is_seeded_and_train_only(tmp_path):
     _shapes_folder(tmp_path / "imgs")
     data = _load(tmp_path / "imgs", image={"augment": True})

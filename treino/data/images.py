@@ -28,7 +28,8 @@ def read_folder(folder: Path, cfg: ImageConfig, budget: int | None = None) -> Im
     found = read_idx_folder(folder)
     if found is not None:
         x, y, is_test = found
-        images = from_arrays(x, y, [str(c) for c in np.unique(y)], folder)
+        labels = np.unique(y)  # any label values (1..10, or gaps): class indices 0..K-1, as read_npz does
+        images = from_arrays(x, np.searchsorted(labels, y), [str(c) for c in labels], folder)
         images.fixed = np.where(is_test, 2, -1).astype(np.int64)
         return adapt(images, cfg)
     subs = sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
