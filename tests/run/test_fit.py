@@ -263,3 +263,22 @@ def test_help_of_fit_shows_the_learners_arguments():
     params = inspect.signature(treino.fit).parameters
     assert {"verbose", "patience", "monitor", "min_delta", "restore_best", "out"} <= set(params)
     assert treino.fit.__module__ == "treino.run.fit"
+
+
+def test_the_diagnosis_advises_in_fits_own_terms() -> None:
+    from treino.run.fit import in_fit_terms
+
+    said = [
+        "train longer, e.g. --set train.epochs=160, or raise optimizer.lr.",
+        "Use a smaller initialization (model.init: kaiming_normal or xavier_normal), set "
+        "train.clip_grad (e.g. 1.0), add model.batch_norm, and keep data.scale: standard.",
+        "Lower optimizer.lr, use model.activation: leaky_relu or gelu.",
+        "Keep train.early_stopping on (it keeps the best epoch's weights), add model.dropout or train.l2",
+    ]
+    assert [in_fit_terms(s) for s in said] == [
+        "train longer, e.g. epochs=160, or raise lr.",
+        "Use a smaller initialization (kaiming_normal or xavier_normal initialization in your module), "
+        "set clip_grad= (e.g. 1.0), add batch norm layers, and standardize the inputs.",
+        "Lower lr, use leaky_relu or gelu activations in your module.",
+        "Keep patience= on (it keeps the best epoch's weights), add nn.Dropout layers or l2=",
+    ]

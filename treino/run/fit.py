@@ -4,6 +4,7 @@ diagnosis and, with `out=`, the same run folder (history, steps, metrics, model,
 
 from __future__ import annotations
 
+import re
 import sys
 import time
 from collections.abc import Sequence
@@ -122,7 +123,8 @@ def fit(
             threads=threads, compile=compile,
         )  # fmt: skip
         history.restored = restore_best and history.best_epoch is not None
-        history.findings = diagnosis.diagnose(history.frame(), history.steps_frame(), history.status)
+        found = diagnosis.diagnose(history.frame(), history.steps_frame(), history.status, history.best_epoch)
+        history.findings = [{**f, "message": in_fit_terms(f["message"])} for f in found]
         if run_dir is not None:
             settings = {"loss": _name(loss), "optimizer": _name(optimizer), "lr": lr, "epochs": epochs,
                         "batch_size": batch_size, "seed": seed, "l1": l1, "l2": l2, "patience": patience,
@@ -180,6 +182,32 @@ def _task_line(task: TaskName, loss: str | nn.Module, model: nn.Module) -> str:
         name = f"{losses.AUTO[task]} (auto: {why})"
     params = sum(p.numel() for p in model.parameters())
     return f"treino.fit: {type(model).__name__}, {params:,} parameters; {task} task, loss {name}"
+
+
+# the diagnosis names treino train's config keys; treino.fit's user has arguments and a module
+FIT_TERMS = [
+    (r"--set train\.epochs=(\d+)", r"epochs=\1"),
+    (r"train\.epochs: (\d+)", r"epochs=\1"),
+    (r"train\.early_stopping on", "patience= on"),
+    (r"optimizer\.lr", "lr"),
+    (r"train\.(clip_grad|batch_size|l2|l1)", r"\1="),
+    (r"model\.init: ([a-z_]+(?: or [a-z_]+)?)", r"\1 initialization in your module"),
+    (r"model\.activation: ([a-z_]+(?: or [a-z_]+)?)", r"\1 activations in your module"),
+    (r"model\.batch_norm", "batch norm layers"),
+    (r"model\.dropout", "nn.Dropout layers"),
+    (r"model\.kind: mlp, more model\.hidden units", "more layers or units in your module"),
+    (r"more model\.hidden units", "more units"),
+    (r"keep data\.scale: standard", "standardize the inputs"),
+    (r"data\.scale: standard", "standardized inputs"),
+    (r"schedule\.name: cosine", "a cosine schedule"),
+]
+
+
+def in_fit_terms(message: str) -> str:
+    """A diagnosis' advice in treino.fit's words: `lr`, `epochs=`, your module's layers."""
+    for pattern, replacement in FIT_TERMS:
+        message = re.sub(pattern, replacement, message)
+    return message
 
 
 def _name(thing: Any) -> str:
