@@ -319,7 +319,7 @@ def _summary(metrics: dict[str, Any], run_dir: Path, quiet: bool) -> None:
     for name in names:
         shown = label if name == "loss" else name
         table.add_row(shown, *(f"{metrics[p].get(name, float('nan')):.4f}" for p in parts))
-    console = Console(stderr=True)
+    console = Console(stderr=True, soft_wrap=True)  # a log file gets whole lines, never cut at 80 columns
     console.print(table)
     if metrics.get("equation"):
         console.print(f"fitted equation (data units): {metrics['equation']['text']}")
