@@ -6,19 +6,12 @@ names one loads again only with `--trust-code` (treino.load(..., trust_code=True
 from __future__ import annotations
 
 import inspect
-import re
 from typing import Any
 
 from torch import nn
 
+from treino.data.own import is_own  # noqa: F401 (re-exported: 'package.module:Class', as data.source takes it)
 from treino.errors import ConfigError, ModelError
-
-OWN = re.compile(r"[A-Za-z_][\w.]*:[A-Za-z_]\w*")  # package.module:Class (not C:\\path, not a URL)
-
-
-def is_own(name: object) -> bool:
-    """Whether a config's name is 'package.module:Class'."""
-    return isinstance(name, str) and OWN.fullmatch(name) is not None
 
 
 def import_named(key: str, path: str) -> Any:
