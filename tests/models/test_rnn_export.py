@@ -9,6 +9,7 @@ import torch
 from text_data import reviews
 
 import treino
+from treino.errors import ModelError
 from treino.serve.export import export
 
 pytest.importorskip("onnxruntime")
@@ -36,6 +37,12 @@ def test_an_lstm_on_float_sequences_exports(cli, tmp_path):
     assert done.max_abs_diff <= 1e-4 and done.exporter == "dynamo"
     predictor = treino.load(tmp_path / "run")
     check_batches(done.path, predictor, next(predictor.chunks(x[:7])).features)
+    with pytest.raises(ModelError) as err:
+        export(tmp_path / "run", with_preprocessing=True)
+    assert str(err.value) == (
+        "--with-preprocessing: for tables and images; a sequence model's graph takes the scaled steps "
+        "(features), as treino.load(run).chunks gives them; export without it"
+    )
 
 
 def test_a_bidirectional_gru_on_token_ids_exports(cli, tmp_path):
