@@ -179,3 +179,11 @@ def test_dropout_sits_between_layers_and_before_the_head():
     one = models.build(ModelConfig(kind="rnn", layers=1, dropout=0.25), windows_info())
     assert one.rnn.dropout == 0.0 and one.drop.p == 0.25  # no torch warning about a lone layer
     assert np.isclose(sum(p.numel() for p in one.parameters()), 4 * (8 * 64 + 64 * 64 + 2 * 64) + 64 * 3 + 3)
+
+
+def test_a_cnn_on_sequences_points_to_rnn():
+    with pytest.raises(ConfigError) as err:
+        models.build(ModelConfig(kind="cnn"), windows_info(shape=(5, 1)))
+    assert str(err.value) == (
+        "model.kind: cnn needs images (C, H, W) but seq.npz gives sequences of 5 steps x 1 features; use rnn (or mlp)"
+    )

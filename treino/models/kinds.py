@@ -47,6 +47,12 @@ def _mlp(cfg: ModelConfig, info: DataInfo) -> nn.Module:
 
 @MODELS.register("cnn")
 def _cnn(cfg: ModelConfig, info: DataInfo) -> nn.Module:
+    if len(info.input_shape) == 2:
+        steps, features = info.input_shape
+        raise ConfigError(
+            f"model.kind: cnn needs images (C, H, W) but {info.source} gives sequences of {steps} steps x "
+            f"{features} features; use rnn (or mlp)"
+        )
     if len(info.input_shape) != 3:
         raise ConfigError(
             f"model.kind: cnn needs images (C, H, W) but {info.source} gives rows of "
