@@ -90,7 +90,9 @@ def resolve(cfg: DataConfig, seed: int) -> tuple[Table | Images | LazyImages | S
     )
 
 
-def _read_path(path: Path, cfg: DataConfig, key: str) -> Table | Images | LazyImages | StreamTable | Sequences:
+def _read_path(
+    path: Path, cfg: DataConfig, key: str
+) -> Table | Images | LazyImages | StreamTable | Sequences:
     """A file or folder as a raw table or raw images."""
     if not path.exists():
         raise DataError(f"{key}: {path}: no such file or folder; check the path")

@@ -82,7 +82,8 @@ def _cosine(optimizer: torch.optim.Optimizer, epochs: int, steps: int, args: Arg
 def _onecycle(optimizer: torch.optim.Optimizer, epochs: int, steps: int, args: Args) -> Schedule:
     first = optimizer.param_groups[0]["lr"]
     peak = args.max_lr or first * 10
-    max_lr = [peak * g["lr"] / first for g in optimizer.param_groups]  # groups keep their ratio (backbone_lr_mult)
+    # the parameter groups keep their ratio (optimizer.backbone_lr_mult)
+    max_lr = [peak * g["lr"] / first for g in optimizer.param_groups]
     # the momentum cycles too, where the optimizer has one (adagrad has none: torch would refuse)
     cycles = any(k in optimizer.defaults for k in ("momentum", "betas"))
     s = lrs.OneCycleLR(optimizer, max_lr, epochs=epochs, steps_per_epoch=max(1, steps), cycle_momentum=cycles)

@@ -22,7 +22,8 @@ class Lesson:
     variants: list[tuple[str, dict[str, Any]]]
     look_for: str
     repeats: int = 1
-    prepare: Callable[[Lesson, bool], Lesson] | None = None  # work before the variants (transfer: pretraining)
+    # work before the variants (transfer: the pretraining)
+    prepare: Callable[[Lesson, bool], Lesson] | None = None
 
 
 LESSONS: Registry[Lesson] = Registry("lesson", key="--lesson")
@@ -287,6 +288,7 @@ _add(Lesson(
         "seed to seed by several points: compare the means, and the spread."
     ),
 ))  # fmt: skip
+
 
 def run(
     name: str,
