@@ -244,7 +244,7 @@ def _train(
 
         report.write(run_dir)
     loggers.finish(callbacks, metrics, run_dir)
-    _summary(metrics, run_dir, quiet)
+    _summary(metrics, run_dir, quiet, displayed=cfg.log.progress)
     if not quiet:
         diagnosis.describe(metrics["diagnosis"], file=_out())
     return Run(run_dir, cfg, frame, metrics, model)
@@ -302,7 +302,7 @@ def _callbacks(
     return callbacks + loggers.build(cfg, run_dir)  # TensorBoard / MLflow, when asked for
 
 
-def _summary(metrics: dict[str, Any], run_dir: Path, quiet: bool) -> None:
+def _summary(metrics: dict[str, Any], run_dir: Path, quiet: bool, displayed: bool = False) -> None:
     if quiet:
         return
     from rich.console import Console
@@ -325,7 +325,8 @@ def _summary(metrics: dict[str, Any], run_dir: Path, quiet: bool) -> None:
         console.print(f"fitted equation (data units): {metrics['equation']['text']}")
     if "baselines" in metrics:
         console.print(forecast.summary_line(metrics), soft_wrap=True)
-    if metrics["stop_reason"]:
+    said = displayed and metrics["status"] == "early_stopped"  # the display's last line said why
+    if metrics["stop_reason"] and not said:
         console.print(metrics["stop_reason"])
     if metrics["timing"]["compile_seconds"]:
         console.print(f"torch.compile: {metrics['timing']['compile_seconds']:.1f} s of the training time")
