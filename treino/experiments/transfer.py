@@ -18,11 +18,13 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-PRETRAIN_ROWS = 5000  # images of the first classes the CNN pretrains on (all of mnist5k's 0-4)
+# images of the first classes the CNN pretrains on: all of mnist5k's 0-4, 20,000 of Fashion-MNIST's
+# (with 5,000 the fine-tuned CNN was not ahead of scratch on Fashion-MNIST: 0.885 vs 0.883)
+PRETRAIN_ROWS = 20000
 PRETRAIN_EPOCHS = 8
 MODEL = {"kind": "cnn", "channels": [16, 32], "hidden": [64]}  # the pretrained and the new share it
 SOURCE = "treino.experiments.transfer:Part"
-VERSION = 1  # bump when the pretraining changes: a new cache entry
+VERSION = 2  # bump when the pretraining changes: a new cache entry
 
 
 def base() -> str:
