@@ -91,17 +91,16 @@ def engineered(task: Task) -> Result:
 
 
 def treino_fit(task: Task, **options: object) -> Result:
-    """treino.fit as users run it: progress bar, train metrics each epoch, best-epoch tracking."""
+    """treino.fit as users run it: the display, train metrics each epoch, best-epoch tracking,
+    the probes and the diagnosis at the end (treino.fit adds them itself)."""
     import treino
-    from treino.engine import EarlyStopping, ProgressBar
 
     model = task.module()
-    callbacks = [EarlyStopping("train_loss", patience=None), ProgressBar("accuracy")]
     start = time.perf_counter()
-    with contextlib.redirect_stderr(io.StringIO()):  # the bar draws; the bench log stays readable
+    out, err = io.StringIO(), io.StringIO()  # the display draws; the bench log stays readable
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         treino.fit(model, (task.x, task.y), loss="cross_entropy", optimizer="adam", lr=task.lr,
-                   epochs=task.epochs, batch_size=task.batch_size, callbacks=callbacks, device="cpu",
-                   **options)  # fmt: skip
+                   epochs=task.epochs, batch_size=task.batch_size, device="cpu", **options)  # fmt: skip
     return time.perf_counter() - start, *score(model, task)
 
 
